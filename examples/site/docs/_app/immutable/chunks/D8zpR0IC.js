@@ -1,0 +1,1 @@
+import{B as e}from"./BKVMLY4v.js";e();

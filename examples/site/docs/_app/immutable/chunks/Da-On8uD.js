@@ -1,0 +1,1 @@
+var e=`tomeclicker.count`;function t(){try{let e=Number(localStorage.getItem(`tomeclicker.count`)??`0`);return Number.isSafeInteger(e)&&e>=0?e:0}catch{return 0}}function n(t){try{localStorage.setItem(e,String(t))}catch{}}function r(){try{localStorage.removeItem(e)}catch{}}export{r as n,n as r,t};

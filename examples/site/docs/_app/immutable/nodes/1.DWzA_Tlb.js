@@ -1,0 +1,1 @@
+import"../chunks/xihTtKlq.js";import{A as e,L as t,M as n,R as r,T as i,g as a,j as o,m as s,p as c}from"../chunks/BKVMLY4v.js";import{t as l}from"../chunks/B6LPLFc9.js";var u=a(`<h1> </h1> <p> </p>`,1);function d(a,d){r(d,!0);var f=u(),p=e(f),m=o(p,!0),h=n(p,2),g=o(h,!0);i(()=>{c(m,l.status),c(g,l.error?.message)}),s(a,f),t()}export{d as component};

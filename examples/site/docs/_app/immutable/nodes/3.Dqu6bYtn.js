@@ -1,0 +1,3 @@
+import"../chunks/xihTtKlq.js";import"../chunks/D8zpR0IC.js";import{A as e,H as t,M as n,O as r,T as i,V as a,c as o,g as s,j as c,k as l,m as u,p as d,s as f,w as p}from"../chunks/BKVMLY4v.js";import{a as m}from"../chunks/yX51dH24.js";var h=s(`<h1>About</h1> <p>TomeClicker is a tiny idle game. It is built with SvelteKit and adapter-static and
+	served under <code> </code> as plain files, which makes it a handy example
+	site for a static file server.</p> <img alt="A parchment band under a dusk sky" width="256" height="192"/>`,1);function g(s){var g=h();o(`cwls5q`,e=>{p(()=>{r.title=`About · TomeClicker`})});var _=n(e(g),2),v=n(l(_)),y=c(v);a(),t(_);var b=n(_,2);i(()=>{d(y,`${m??``}/`),f(b,`src`,`${m??``}/images/hero.png`)}),u(s,g)}export{g as component};
