@@ -1,0 +1,32 @@
+/*
+ * server — the libmicrohttpd daemon: listening socket, request handler,
+ * prebuilt responses for each snapshot entry, and the drain on shutdown.
+ * The only module that knows libmicrohttpd.
+ */
+#ifndef TOMED_SERVER_H
+#define TOMED_SERVER_H
+
+#include "tomed/config.h"
+#include "tomed/error.h"
+#include "tomed/site.h"
+
+typedef struct server server;
+
+/*
+ * Bind cfg->listen and start serving snap (the server takes over the caller's
+ * reference). cfg must outlive the server. On error fills err (TOMED_EXIT_RUNTIME
+ * for a bind failure, with the address and errno text) and returns -1.
+ */
+int server_start(const tomed_config *cfg, site_snapshot *snap, server **out, tomed_error *err);
+
+/* The port actually bound (differs from the configured one when that was 0). */
+unsigned server_port(const server *srv);
+
+/*
+ * Graceful stop: close the listening socket so new connections are refused,
+ * let requests in flight finish for at most timeout_s seconds, then stop the
+ * daemon and free everything. NULL is a no-op.
+ */
+void server_stop(server *srv, unsigned timeout_s);
+
+#endif

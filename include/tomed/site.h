@@ -1,0 +1,86 @@
+/*
+ * site — the snapshot: the whole site directory loaded once into an
+ * immutable, reference-counted table from URL path to entry, with every fact
+ * a response needs decided at load (type, size, ETag, Last-Modified,
+ * Cache-Control). Requests only look things up; nothing here changes after
+ * site_load returns, so any number of threads read it without locks.
+ */
+#ifndef TOMED_SITE_H
+#define TOMED_SITE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "tomed/config.h"
+#include "tomed/error.h"
+
+typedef struct site_entry {
+    char *path;                /* site path, e.g. "/about.html"; owned by the snapshot */
+    size_t path_len;
+    const char *mime;          /* static string from mime_for_path */
+    const char *cache_control; /* owned by the config the snapshot was loaded with */
+    uint64_t size;
+    time_t mtime;
+    char etag[36];             /* strong: '"' + 32 hex digits of SHA-256 + '"' */
+    char last_modified[32];    /* IMF-fixdate of mtime */
+    unsigned char *data;       /* the bytes when size <= memory_file_max, else NULL */
+    int fd;                    /* open read-only descriptor when data is NULL, else -1 */
+    void *server_data;         /* the server's prebuilt responses; freed by the release hook */
+} site_entry;
+
+typedef struct site_snapshot site_snapshot;
+
+/* Called once per entry when the last reference to a snapshot goes away, so the
+ * server can free what it attached to server_data. */
+typedef void (*site_release_fn)(site_entry *entry, void *ctx);
+
+struct site_snapshot {
+    atomic_uint refs;
+    uint64_t generation;
+    site_entry *entries;       /* sorted by path */
+    size_t n_entries;
+    uint64_t total_bytes;
+    const site_entry *not_found;    /* cfg->not_found_page when the site has it, else NULL */
+    const site_entry *spa_fallback; /* cfg->spa_fallback when set (load fails if missing) */
+    const tomed_config *cfg;        /* borrowed: must outlive the snapshot */
+    site_release_fn release;
+    void *release_ctx;
+    /* open-addressing hash table of indexes into entries */
+    uint32_t *slots;
+    size_t slot_mask;
+};
+
+/*
+ * Walk cfg->root and build a snapshot with one reference, owned by the caller.
+ * Dot-files and dot-directories are skipped (except a top-level .well-known);
+ * symlinks are followed only when their real target stays inside the real root;
+ * unreadable files are an error (a half-loaded site is worse than none).
+ * Errors fill err (TOMED_EXIT_CONFIG for a missing or unusable root, a missing
+ * SPA fallback; TOMED_EXIT_RUNTIME for I/O failures) and return -1.
+ */
+int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out, tomed_error *err);
+
+/* The entry at an exact site path, or NULL. Lock-free, no allocation. */
+const site_entry *site_find(const site_snapshot *snap, const char *path, size_t len);
+
+site_snapshot *site_snapshot_ref(site_snapshot *snap);
+/* Drop a reference; the last one frees everything. NULL is a no-op. */
+void site_snapshot_unref(site_snapshot *snap);
+
+/*
+ * The live snapshot that requests read: one atomic pointer. Readers never block;
+ * a swap waits only for readers caught between loading the pointer and taking
+ * their reference, then drops the old snapshot's live reference.
+ */
+typedef struct site_live {
+    _Atomic(site_snapshot *) current;
+    atomic_uint acquiring;
+} site_live;
+
+/* A new reference to the live snapshot (NULL if none); release with site_snapshot_unref. */
+site_snapshot *site_live_acquire(site_live *live);
+/* Publish next (taking over the caller's reference) and release the previous one. */
+void site_live_swap(site_live *live, site_snapshot *next);
+
+#endif

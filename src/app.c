@@ -1,0 +1,168 @@
+/*
+ * app — the subcommands and the process lifecycle.
+ *
+ * Startup code below returns errors with context in a tomed_error; app_main is
+ * the one place that prints them and turns them into an exit status, so every
+ * failure looks the same to a person and to Kubernetes.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+#include <openssl/opensslv.h>
+#include <yaml.h>
+#include <zlib.h>
+
+#include "tomed/app.h"
+#include "tomed/cli.h"
+#include "tomed/config.h"
+#include "tomed/server.h"
+#include "tomed/site.h"
+
+static void print_version(void)
+{
+    printf("tomed %s (libmicrohttpd %s, zlib %s, libyaml %s, %s)\n", TOMED_VERSION,
+           MHD_get_version(), zlibVersion(), yaml_get_version_string(), OPENSSL_VERSION_TEXT);
+}
+
+/* defaults < YAML < TOMED_* < flags, then validation. Caller owns *out. */
+static int build_config(const cli_args *a, char **envp, tomed_config **out, tomed_error *err)
+{
+    tomed_config *cfg = config_new(a->command == CLI_SERVE ? CONFIG_MODE_SERVE : CONFIG_MODE_RUN);
+    *out = cfg;
+    if (!cfg)
+        return error_set(err, TOMED_EXIT_RUNTIME, "out of memory");
+    const char *file = a->config_file ? a->config_file : getenv("TOMED_CONFIG");
+    if (file && file[0] && config_load_file(cfg, file, err) < 0)
+        return -1;
+    if (config_apply_env(cfg, envp, err) < 0)
+        return -1;
+    for (size_t i = 0; i < a->n_settings; i++)
+        if (config_set(cfg, a->settings[i].key, a->settings[i].value, a->settings[i].flag, err) < 0)
+            return -1;
+    if (a->dir && config_set(cfg, "root", a->dir, "command line", err) < 0)
+        return -1;
+    return config_validate(cfg, err);
+}
+
+static void human_bytes(uint64_t n, char *buf, size_t cap)
+{
+    if (n < 10 * 1024)
+        snprintf(buf, cap, "%llu bytes", (unsigned long long)n);
+    else if (n < 10ull * 1024 * 1024)
+        snprintf(buf, cap, "%.1f KiB", (double)n / 1024);
+    else
+        snprintf(buf, cap, "%.1f MiB", (double)n / (1024 * 1024));
+}
+
+/* The one line a person acts on: what is served and the URL to open. */
+static void print_banner(const tomed_config *cfg, const site_snapshot *snap, unsigned port)
+{
+    char host[256], size[32];
+    unsigned ignored;
+    config_parse_listen(cfg->listen, host, sizeof host, &ignored);
+    const char *shown = host;
+    int v6 = strchr(host, ':') != NULL;
+    if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
+        shown = "localhost"; /* wildcard: the machine's own name is what a person opens */
+        v6 = 0;
+    }
+    human_bytes(snap->total_bytes, size, sizeof size);
+    fprintf(stderr, "tomed %s: serving %zu files (%s) from %s at http://%s%s%s:%u%s%s\n",
+            TOMED_VERSION, snap->n_entries, size, cfg->root, v6 ? "[" : "", shown, v6 ? "]" : "",
+            port, cfg->base, strcmp(cfg->base, "/") == 0 ? "" : "/");
+    fflush(stderr);
+}
+
+static int cmd_check(const tomed_config *cfg, tomed_error *err)
+{
+    site_snapshot *snap = NULL;
+    if (site_load(cfg, 1, &snap, err) < 0)
+        return -1;
+    char *yaml = config_dump(cfg);
+    if (!yaml) {
+        site_snapshot_unref(snap);
+        return error_set(err, TOMED_EXIT_RUNTIME, "out of memory");
+    }
+    fputs(yaml, stdout);
+    char size[32];
+    human_bytes(snap->total_bytes, size, sizeof size);
+    printf("# site: %zu files (%s) in %s\n", snap->n_entries, size, cfg->root);
+    free(yaml);
+    site_snapshot_unref(snap);
+    return 0;
+}
+
+static int cmd_serve(const tomed_config *cfg, tomed_error *err)
+{
+    /* Block the signals we wait for before any thread exists, so every
+     * libmicrohttpd thread inherits the mask and only sigwait sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    site_snapshot *snap = NULL;
+    if (site_load(cfg, 1, &snap, err) < 0)
+        return -1;
+    size_t n_files = snap->n_entries;
+    server *srv = NULL;
+    site_snapshot_ref(snap); /* keep it for the banner; the server takes the first reference */
+    if (server_start(cfg, snap, &srv, err) < 0) {
+        site_snapshot_unref(snap);
+        return -1;
+    }
+    print_banner(cfg, snap, server_port(srv));
+    site_snapshot_unref(snap);
+    (void)n_files;
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            fprintf(stderr, "tomed: [notice] SIGHUP ignored: this build has no live reload\n");
+            continue;
+        }
+        fprintf(stderr, "tomed: [notice] %s: draining (at most %us)\n",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg->shutdown_timeout_s);
+        server_stop(srv, cfg->shutdown_timeout_s);
+        fprintf(stderr, "tomed: [notice] stopped\n");
+        return 0;
+    }
+}
+
+int app_main(int argc, char **argv, char **envp)
+{
+    tomed_error err = {0};
+    cli_args args;
+    tomed_config *cfg = NULL;
+    int rc = 0;
+
+    if (cli_parse(argc, argv, &args, &err) < 0)
+        goto out;
+    if (args.command == CLI_HELP) {
+        cli_usage(stdout);
+        return TOMED_EXIT_OK;
+    }
+    if (args.command == CLI_VERSION) {
+        print_version();
+        return TOMED_EXIT_OK;
+    }
+    if (build_config(&args, envp, &cfg, &err) < 0)
+        goto out;
+    rc = args.command == CLI_CHECK ? cmd_check(cfg, &err) : cmd_serve(cfg, &err);
+out:
+    config_free(cfg);
+    if (err.status) {
+        fprintf(stderr, "tomed: %s\n", err.msg);
+        return err.status;
+    }
+    return rc < 0 ? TOMED_EXIT_RUNTIME : TOMED_EXIT_OK;
+}

@@ -1,0 +1,228 @@
+/*
+ * route — the one place where a request's status is decided.
+ *
+ * Order matters and follows what a user of nginx would expect: method (405),
+ * path syntax (400/414), the liveness endpoint, the mount base (308/404),
+ * hidden files (404), the SvelteKit URL conventions (pretty URLs, directory
+ * indexes, trailing-slash redirects), the SPA fallback and 404 page, then
+ * conditional requests (304) and ranges (206/416).
+ *
+ * SvelteKit's prerendered pages reference their assets with relative paths
+ * ("./_app/..."), so /about must be answered with about.html directly — a
+ * redirect to /about.html or /about/ would move the page and break them.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tomed/http.h"
+#include "tomed/path.h"
+#include "tomed/route.h"
+
+#define ROUTE_PATH_MAX 65600 /* above the largest max_url_length config accepts */
+
+static void set_error(route_result *res, unsigned status)
+{
+    res->kind = ROUTE_ERROR;
+    res->status = status;
+}
+
+/* Percent-encode what must not appear raw in a Location path. */
+static size_t encode_path(char *out, size_t cap, size_t n, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    strchr("/-._~!$&'()*+,;=:@", c) != NULL;
+        if (plain) {
+            if (n + 1 < cap)
+                out[n] = (char)c;
+            n++;
+        } else {
+            if (n + 3 < cap) {
+                out[n] = '%';
+                out[n + 1] = hex[c >> 4];
+                out[n + 2] = hex[c & 15];
+            }
+            n += 3;
+        }
+    }
+    return n;
+}
+
+/* Location = base + site path (+ "?" + query); 414 if it cannot fit. */
+static void redirect(route_result *res, const tomed_config *cfg, const char *site_path,
+                     size_t site_len, const route_request *req, char *loc, size_t cap)
+{
+    char tmp[ROUTE_PATH_MAX];
+    size_t n = 0;
+    if (strcmp(cfg->base, "/") != 0)
+        n = encode_path(loc, cap, n, cfg->base);
+    if (site_len >= sizeof tmp)
+        return set_error(res, 414);
+    memcpy(tmp, site_path, site_len);
+    tmp[site_len] = '\0';
+    n = encode_path(loc, cap, n, tmp);
+    if (req->query) {
+        size_t q = strlen(req->query);
+        if (n + 1 + q < cap) {
+            loc[n] = '?';
+            memcpy(loc + n + 1, req->query, q);
+        }
+        n += 1 + q;
+    }
+    if (n >= cap)
+        return set_error(res, 414);
+    loc[n] = '\0';
+    res->kind = ROUTE_REDIRECT;
+    res->status = 308;
+    res->location = loc;
+}
+
+/* A path that names a page rather than an asset: no extension in its last segment. */
+static int is_page_path(const char *sp)
+{
+    const char *last = strrchr(sp, '/');
+    return strncmp(sp, "/_app/", 6) != 0 && strchr(last ? last : sp, '.') == NULL;
+}
+
+static void not_found(route_result *res, const site_snapshot *snap, const char *sp)
+{
+    if (snap && snap->spa_fallback && sp && is_page_path(sp)) {
+        res->kind = ROUTE_FILE;
+        res->status = 200;
+        res->entry = snap->spa_fallback;
+        return;
+    }
+    if (snap && snap->not_found) {
+        res->kind = ROUTE_FILE;
+        res->status = 404;
+        res->entry = snap->not_found;
+        return;
+    }
+    set_error(res, 404);
+}
+
+static const site_entry *find_with(const site_snapshot *snap, char *buf, size_t len, size_t cap,
+                                   const char *suffix)
+{
+    size_t sl = strlen(suffix);
+    if (len + sl >= cap)
+        return NULL;
+    memcpy(buf + len, suffix, sl + 1);
+    const site_entry *e = site_find(snap, buf, len + sl);
+    buf[len] = '\0';
+    return e;
+}
+
+/* 304 / 206 / 416 / 200 for an entry that is being served with status 200. */
+static void conditional(route_result *res, const route_request *req, const site_entry *e)
+{
+    res->entry = e;
+    if (http_not_modified(req->if_none_match, req->if_modified_since, e->etag, e->mtime)) {
+        res->kind = ROUTE_NOT_MODIFIED;
+        res->status = 304;
+        return;
+    }
+    res->kind = ROUTE_FILE;
+    res->status = 200;
+    if (!req->range || !http_if_range_ok(req->if_range, e->etag, e->mtime))
+        return;
+    switch (http_parse_range(req->range, e->size, &res->range_start, &res->range_len)) {
+    case HTTP_RANGE_OK:
+        res->kind = ROUTE_PARTIAL;
+        res->status = 206;
+        break;
+    case HTTP_RANGE_UNSATISFIABLE:
+        res->kind = ROUTE_UNSATISFIABLE;
+        res->status = 416;
+        break;
+    case HTTP_RANGE_NONE:
+        break;
+    }
+}
+
+/* RFC 9112 §3.2.2: a server must accept the absolute form ("GET http://host/p"),
+ * which proxies send; only its path matters here. */
+static void strip_absolute_form(const char **path, size_t *len)
+{
+    const char *p = *path;
+    size_t n = *len, skip;
+    if (n >= 7 && strncasecmp(p, "http://", 7) == 0)
+        skip = 7;
+    else if (n >= 8 && strncasecmp(p, "https://", 8) == 0)
+        skip = 8;
+    else
+        return;
+    const char *slash = memchr(p + skip, '/', n - skip);
+    *path = slash ? slash : "/";
+    *len = slash ? n - (size_t)(slash - p) : 1;
+}
+
+void route_decide(const tomed_config *cfg, const site_snapshot *snap, const route_request *req,
+                  route_result *res, char *location, size_t loccap)
+{
+    char path[ROUTE_PATH_MAX];
+    size_t len = 0;
+
+    memset(res, 0, sizeof *res);
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
+        return set_error(res, 405);
+
+    const char *raw = req->path;
+    size_t raw_len = req->path_len;
+    strip_absolute_form(&raw, &raw_len);
+    switch (path_normalize(raw, raw_len, cfg->max_url_length, path, sizeof path, &len)) {
+    case PATH_OK:
+        break;
+    case PATH_TOO_LONG:
+        return set_error(res, 414);
+    default:
+        return set_error(res, 400);
+    }
+
+    if (cfg->health_path[0] && strcmp(path, cfg->health_path) == 0) {
+        res->kind = ROUTE_HEALTH;
+        res->status = 200;
+        return;
+    }
+
+    const char *sp = NULL;
+    switch (path_strip_base(path, cfg->base, &sp)) {
+    case PATH_BASE_EXACT:
+        /* "/base" -> "/base/": the page's relative asset paths need the slash */
+        return redirect(res, cfg, "/", 1, req, location, loccap);
+    case PATH_BASE_OUTSIDE:
+        return not_found(res, snap, NULL);
+    case PATH_BASE_INSIDE:
+        break;
+    }
+    if (!snap || path_is_hidden(sp))
+        return not_found(res, snap, NULL);
+
+    /* sp points into path; work on it in place with room to append suffixes. */
+    char *buf = path + (sp - path);
+    size_t sl = len - (size_t)(sp - path);
+    size_t cap = sizeof path - (size_t)(sp - path);
+    const site_entry *e;
+
+    if (buf[sl - 1] == '/') {
+        if ((e = find_with(snap, buf, sl, cap, "index.html")) != NULL)
+            return conditional(res, req, e);
+        /* "/about/" when the build wrote about.html: move to "/about" */
+        if (sl > 1 && find_with(snap, buf, sl - 1, cap, ".html") != NULL)
+            return redirect(res, cfg, buf, sl - 1, req, location, loccap);
+        return not_found(res, snap, buf);
+    }
+    if ((e = site_find(snap, buf, sl)) != NULL)
+        return conditional(res, req, e);
+    if ((e = find_with(snap, buf, sl, cap, ".html")) != NULL)
+        return conditional(res, req, e);
+    /* trailingSlash: 'always' builds write about/index.html: move to "/about/" */
+    if (find_with(snap, buf, sl, cap, "/index.html") != NULL) {
+        buf[sl] = '/';
+        return redirect(res, cfg, buf, sl + 1, req, location, loccap);
+    }
+    return not_found(res, snap, buf);
+}

@@ -1,0 +1,397 @@
+/*
+ * site — load the site directory into an immutable snapshot and look paths up
+ * in it.
+ *
+ * Everything a response needs is decided here, once: the walk reads every
+ * file, hashes it (SHA-256, so every replica of a Deployment derives the same
+ * strong ETag from the same bytes, whatever the files' mtimes), keeps small
+ * files in memory and keeps a descriptor open for large ones so they go out
+ * with sendfile. The files are never consulted again while the snapshot lives:
+ * a deploy that replaces files underneath does not produce a torn response.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "tomed/http.h"
+#include "tomed/mime.h"
+#include "tomed/policy.h"
+#include "tomed/site.h"
+
+#define SITE_MAX_DEPTH 64
+
+typedef struct loader {
+    const tomed_config *cfg;
+    char root_real[PATH_MAX];
+    size_t root_real_len;
+    site_entry *entries;
+    size_t n, cap;
+    uint64_t total_bytes;
+    dev_t dir_dev[SITE_MAX_DEPTH];   /* directories on the current walk stack, */
+    ino_t dir_ino[SITE_MAX_DEPTH];   /* so a symlink to an ancestor cannot loop */
+    int depth;
+    tomed_error *err;
+} loader;
+
+static uint64_t hash_path(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a: short keys, good spread, no state */
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Nonzero when the canonical path p is root itself or below it. */
+static int inside_root(const loader *ld, const char *p)
+{
+    return strncmp(p, ld->root_real, ld->root_real_len) == 0 &&
+           (p[ld->root_real_len] == '/' || p[ld->root_real_len] == '\0' ||
+            ld->root_real_len == 1 /* root is "/" */);
+}
+
+static void entry_free_contents(site_entry *e)
+{
+    free(e->path);
+    free(e->data);
+    if (e->fd >= 0)
+        close(e->fd);
+}
+
+static int read_fully(int fd, unsigned char *buf, uint64_t size)
+{
+    uint64_t got = 0;
+    while (got < size) {
+        ssize_t r = pread(fd, buf + got, size - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (uint64_t)r;
+    }
+    return 0;
+}
+
+/* SHA-256 of the file's bytes, from memory when held, else streamed. */
+static int digest_entry(site_entry *e, unsigned char md[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int mdlen = 0;
+    int rc = -1;
+    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+        goto out;
+    if (e->data) {
+        if (!EVP_DigestUpdate(ctx, e->data, e->size))
+            goto out;
+    } else {
+        unsigned char buf[65536];
+        uint64_t off = 0;
+        while (off < e->size) {
+            ssize_t r = pread(e->fd, buf, sizeof buf, (off_t)off);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0 || !EVP_DigestUpdate(ctx, buf, (size_t)r))
+                goto out;
+            off += (uint64_t)r;
+        }
+    }
+    rc = EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32 ? 0 : -1;
+out:
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+static int add_file(loader *ld, int dirfd, const char *name, const char *site_path)
+{
+    const tomed_config *cfg = ld->cfg;
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: cannot read: %s", cfg->root, site_path,
+                         strerror(e));
+    }
+    if (ld->n == ld->cap) {
+        size_t ncap = ld->cap ? ld->cap * 2 : 256;
+        site_entry *ne = realloc(ld->entries, ncap * sizeof *ne);
+        if (!ne) {
+            close(fd);
+            return error_set(ld->err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
+        }
+        ld->entries = ne;
+        ld->cap = ncap;
+    }
+    site_entry *e = &ld->entries[ld->n];
+    memset(e, 0, sizeof *e);
+    e->fd = -1;
+    e->path = strdup(site_path);
+    if (!e->path) {
+        close(fd);
+        return error_set(ld->err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
+    }
+    ld->n++; /* from here the entry owns what it holds, freed with the loader on error */
+    e->path_len = strlen(site_path);
+    e->size = (uint64_t)st.st_size;
+    e->mtime = st.st_mtime;
+    e->mime = mime_for_path(site_path);
+    e->cache_control = policy_cache_control(cfg, site_path, e->mime);
+    http_format_date(e->mtime, e->last_modified, sizeof e->last_modified);
+
+    if (e->size <= cfg->memory_file_max) {
+        e->data = malloc(e->size ? e->size : 1);
+        if (!e->data || read_fully(fd, e->data, e->size) < 0) {
+            close(fd);
+            return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: cannot read: %s", cfg->root,
+                             site_path, e->data ? "short read" : "out of memory");
+        }
+        close(fd);
+    } else {
+        e->fd = fd;
+    }
+
+    unsigned char md[32];
+    if (digest_entry(e, md) < 0)
+        return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: cannot hash", cfg->root, site_path);
+    static const char hex[] = "0123456789abcdef";
+    e->etag[0] = '"';
+    for (int i = 0; i < 16; i++) {
+        e->etag[1 + 2 * i] = hex[md[i] >> 4];
+        e->etag[2 + 2 * i] = hex[md[i] & 15];
+    }
+    e->etag[33] = '"';
+    e->etag[34] = '\0';
+    ld->total_bytes += e->size;
+    return 0;
+}
+
+static int walk_dir(loader *ld, int fd, const char *prefix);
+
+/* One directory entry: decide whether it belongs to the site, then add or descend. */
+static int walk_one(loader *ld, int dirfd, const char *prefix, const char *name)
+{
+    const tomed_config *cfg = ld->cfg;
+    char site_path[PATH_MAX];
+    struct stat st;
+
+    /* Dot-files are never part of the site (.git, .env, Kubernetes' ..data
+     * indirection); /.well-known/ is the one standard exception. */
+    if (name[0] == '.' && !(prefix[0] == '\0' && strcmp(name, ".well-known") == 0))
+        return 0;
+    if ((size_t)snprintf(site_path, sizeof site_path, "%s/%s", prefix, name) >= sizeof site_path)
+        return 0; /* unreachable by any URL we accept */
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: %s", cfg->root, site_path,
+                         strerror(errno));
+    if (S_ISLNK(st.st_mode)) {
+        char full[PATH_MAX * 2], real[PATH_MAX];
+        snprintf(full, sizeof full, "%s%s", ld->root_real, site_path);
+        if (!realpath(full, real)) {
+            fprintf(stderr, "tomed: [warn] skipping %s: broken symlink\n", site_path);
+            return 0;
+        }
+        if (!inside_root(ld, real)) {
+            fprintf(stderr, "tomed: [warn] skipping %s: symlink leads outside the root\n",
+                    site_path);
+            return 0;
+        }
+        if (stat(real, &st) < 0)
+            return 0;
+    }
+    if (S_ISREG(st.st_mode))
+        return add_file(ld, dirfd, name, site_path);
+    if (!S_ISDIR(st.st_mode))
+        return 0; /* sockets, fifos, devices: never content */
+
+    for (int i = 0; i < ld->depth; i++)
+        if (ld->dir_dev[i] == st.st_dev && ld->dir_ino[i] == st.st_ino)
+            return 0; /* a symlink back to an ancestor */
+    if (ld->depth >= SITE_MAX_DEPTH)
+        return error_set(ld->err, TOMED_EXIT_CONFIG, "%s%s: directories nested too deep", cfg->root,
+                         site_path);
+    int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sub < 0)
+        return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: cannot open: %s", cfg->root,
+                         site_path, strerror(errno));
+    ld->dir_dev[ld->depth] = st.st_dev;
+    ld->dir_ino[ld->depth] = st.st_ino;
+    ld->depth++;
+    int rc = walk_dir(ld, sub, site_path);
+    ld->depth--;
+    return rc;
+}
+
+/* Takes ownership of dirfd. */
+static int walk_dir(loader *ld, int fd, const char *prefix)
+{
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: %s", ld->cfg->root, prefix,
+                         strerror(errno));
+    }
+    int rc = 0;
+    struct dirent *de;
+    errno = 0;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        rc = walk_one(ld, dirfd(d), prefix, de->d_name);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const site_entry *)a)->path, ((const site_entry *)b)->path);
+}
+
+static int build_table(site_snapshot *s)
+{
+    size_t cap = 16;
+    while (cap < s->n_entries * 2)
+        cap <<= 1;
+    s->slots = malloc(cap * sizeof *s->slots);
+    if (!s->slots)
+        return -1;
+    memset(s->slots, 0xff, cap * sizeof *s->slots); /* UINT32_MAX: empty */
+    s->slot_mask = cap - 1;
+    for (size_t i = 0; i < s->n_entries; i++) {
+        size_t j = hash_path(s->entries[i].path, s->entries[i].path_len) & s->slot_mask;
+        while (s->slots[j] != UINT32_MAX)
+            j = (j + 1) & s->slot_mask;
+        s->slots[j] = (uint32_t)i;
+    }
+    return 0;
+}
+
+const site_entry *site_find(const site_snapshot *s, const char *path, size_t len)
+{
+    if (!s)
+        return NULL;
+    size_t j = hash_path(path, len) & s->slot_mask;
+    for (;;) {
+        uint32_t i = s->slots[j];
+        if (i == UINT32_MAX)
+            return NULL;
+        const site_entry *e = &s->entries[i];
+        if (e->path_len == len && memcmp(e->path, path, len) == 0)
+            return e;
+        j = (j + 1) & s->slot_mask;
+    }
+}
+
+static const site_entry *find_named(const site_snapshot *s, const char *name)
+{
+    char p[PATH_MAX];
+    if (!name || !name[0])
+        return NULL;
+    int n = snprintf(p, sizeof p, "/%s", name);
+    return n > 0 && (size_t)n < sizeof p ? site_find(s, p, (size_t)n) : NULL;
+}
+
+int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out, tomed_error *err)
+{
+    loader ld = {.cfg = cfg, .err = err};
+    site_snapshot *s = NULL;
+    *out = NULL;
+
+    if (!realpath(cfg->root, ld.root_real))
+        return error_set(err, TOMED_EXIT_CONFIG, "%s: root: \"%s\": %s", cfg->root_origin.where,
+                         cfg->root, strerror(errno));
+    ld.root_real_len = strlen(ld.root_real);
+    int fd = open(ld.root_real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(err, TOMED_EXIT_CONFIG, "%s: root: \"%s\": %s", cfg->root_origin.where,
+                         cfg->root, strerror(errno));
+    if (walk_dir(&ld, fd, "") < 0)
+        goto fail;
+
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        error_set(err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
+        goto fail;
+    }
+    atomic_init(&s->refs, 1);
+    s->generation = generation;
+    s->cfg = cfg;
+    s->entries = ld.entries;
+    s->n_entries = ld.n;
+    s->total_bytes = ld.total_bytes;
+    ld.entries = NULL;
+    ld.n = 0;
+    if (s->n_entries)
+        qsort(s->entries, s->n_entries, sizeof *s->entries, cmp_entry);
+    if (build_table(s) < 0) {
+        error_set(err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
+        goto fail;
+    }
+    s->not_found = find_named(s, cfg->not_found_page);
+    s->spa_fallback = find_named(s, cfg->spa_fallback);
+    if (cfg->spa_fallback && cfg->spa_fallback[0] && !s->spa_fallback) {
+        error_set(err, TOMED_EXIT_CONFIG, "spa_fallback: \"%s\" is not a file in %s",
+                  cfg->spa_fallback, cfg->root);
+        goto fail;
+    }
+    *out = s;
+    return 0;
+
+fail:
+    for (size_t i = 0; i < ld.n; i++)
+        entry_free_contents(&ld.entries[i]);
+    free(ld.entries);
+    site_snapshot_unref(s);
+    return -1;
+}
+
+site_snapshot *site_snapshot_ref(site_snapshot *s)
+{
+    if (s)
+        atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+
+void site_snapshot_unref(site_snapshot *s)
+{
+    if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < s->n_entries; i++) {
+        if (s->release)
+            s->release(&s->entries[i], s->release_ctx);
+        entry_free_contents(&s->entries[i]);
+    }
+    free(s->entries);
+    free(s->slots);
+    free(s);
+}
+
+site_snapshot *site_live_acquire(site_live *live)
+{
+    /* Announce ourselves before loading the pointer: a swapper waits for
+     * `acquiring` to drain before it drops the old snapshot, so the snapshot we
+     * load cannot be freed before our reference is taken. */
+    atomic_fetch_add(&live->acquiring, 1);
+    site_snapshot *s = site_snapshot_ref(atomic_load(&live->current));
+    atomic_fetch_sub(&live->acquiring, 1);
+    return s;
+}
+
+void site_live_swap(site_live *live, site_snapshot *next)
+{
+    site_snapshot *old = atomic_exchange(&live->current, next);
+    while (atomic_load(&live->acquiring) != 0)
+        sched_yield();
+    site_snapshot_unref(old);
+}
