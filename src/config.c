@@ -98,6 +98,10 @@ static const struct key_def keys[] = {
     {"limits.max_url_length", K_UINT, F(max_url_length), "4096", NULL, 64, 65536},
     {"server.threads", K_UINT, F(threads), "0", NULL, 0, 256},
     {"server.shutdown_timeout", K_DURATION, F(shutdown_timeout_s), "10s", NULL, 0, UINT_MAX},
+    {"compression.min_size", K_SIZE, F(compress_min_size), "256", NULL, 0, UINT64_MAX},
+    {"compression.memory_max", K_SIZE, F(compress_memory_max), "64MiB", NULL, 0, UINT64_MAX},
+    {"compression.brotli_quality", K_UINT, F(brotli_quality), "11", NULL, 0, 11},
+    {"compression.gzip_level", K_UINT, F(gzip_level), "9", NULL, 1, 9},
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])

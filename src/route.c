@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "tomed/encoding.h"
 #include "tomed/http.h"
 #include "tomed/path.h"
 #include "tomed/route.h"
@@ -87,18 +88,60 @@ static int is_page_path(const char *sp)
     return strncmp(sp, "/_app/", 6) != 0 && strchr(last ? last : sp, '.') == NULL;
 }
 
-static void not_found(route_result *res, const site_snapshot *snap, const char *sp)
+/* The compressed variant the client accepts, or NULL for identity. */
+static const site_variant *negotiate(const route_request *req, const site_entry *e)
 {
-    if (snap && snap->spa_fallback && sp && is_page_path(sp)) {
-        res->kind = ROUTE_FILE;
-        res->status = 200;
-        res->entry = snap->spa_fallback;
+    if (!e->negotiable)
+        return NULL;
+    return site_entry_variant(e, encoding_negotiate(req->accept_encoding, site_entry_encodings(e)));
+}
+
+/* 304 / 206 / 416 / 200 for an entry that is being served with status 200. */
+static void conditional(route_result *res, const route_request *req, const site_entry *e)
+{
+    const site_variant *v = negotiate(req, e);
+    res->entry = e;
+    res->variant = v;
+    /* each representation has its own tag: a cached gzip body must not be
+     * confirmed to a client that now gets brotli */
+    if (http_not_modified(req->if_none_match, req->if_modified_since, v ? v->etag : e->etag,
+                          e->mtime)) {
+        res->kind = ROUTE_NOT_MODIFIED;
+        res->status = 304;
         return;
     }
+    res->kind = ROUTE_FILE;
+    res->status = 200;
+    if (!req->range || !http_if_range_ok(req->if_range, e->etag, e->mtime))
+        return;
+    /* ranges are served from the identity bytes, whatever was negotiated: offsets
+     * into a compressed stream that can differ per replica help nobody */
+    switch (http_parse_range(req->range, e->size, &res->range_start, &res->range_len)) {
+    case HTTP_RANGE_OK:
+        res->variant = NULL;
+        res->kind = ROUTE_PARTIAL;
+        res->status = 206;
+        break;
+    case HTTP_RANGE_UNSATISFIABLE:
+        res->variant = NULL;
+        res->kind = ROUTE_UNSATISFIABLE;
+        res->status = 416;
+        break;
+    case HTTP_RANGE_NONE:
+        break;
+    }
+}
+
+static void not_found(route_result *res, const route_request *req, const site_snapshot *snap,
+                      const char *sp)
+{
+    if (snap && snap->spa_fallback && sp && is_page_path(sp))
+        return conditional(res, req, snap->spa_fallback);
     if (snap && snap->not_found) {
         res->kind = ROUTE_FILE;
         res->status = 404;
         res->entry = snap->not_found;
+        res->variant = negotiate(req, snap->not_found);
         return;
     }
     set_error(res, 404);
@@ -114,33 +157,6 @@ static const site_entry *find_with(const site_snapshot *snap, char *buf, size_t 
     const site_entry *e = site_find(snap, buf, len + sl);
     buf[len] = '\0';
     return e;
-}
-
-/* 304 / 206 / 416 / 200 for an entry that is being served with status 200. */
-static void conditional(route_result *res, const route_request *req, const site_entry *e)
-{
-    res->entry = e;
-    if (http_not_modified(req->if_none_match, req->if_modified_since, e->etag, e->mtime)) {
-        res->kind = ROUTE_NOT_MODIFIED;
-        res->status = 304;
-        return;
-    }
-    res->kind = ROUTE_FILE;
-    res->status = 200;
-    if (!req->range || !http_if_range_ok(req->if_range, e->etag, e->mtime))
-        return;
-    switch (http_parse_range(req->range, e->size, &res->range_start, &res->range_len)) {
-    case HTTP_RANGE_OK:
-        res->kind = ROUTE_PARTIAL;
-        res->status = 206;
-        break;
-    case HTTP_RANGE_UNSATISFIABLE:
-        res->kind = ROUTE_UNSATISFIABLE;
-        res->status = 416;
-        break;
-    case HTTP_RANGE_NONE:
-        break;
-    }
 }
 
 /* RFC 9112 §3.2.2: a server must accept the absolute form ("GET http://host/p"),
@@ -194,12 +210,12 @@ void route_decide(const tomed_config *cfg, const site_snapshot *snap, const rout
         /* "/base" -> "/base/": the page's relative asset paths need the slash */
         return redirect(res, cfg, "/", 1, req, location, loccap);
     case PATH_BASE_OUTSIDE:
-        return not_found(res, snap, NULL);
+        return not_found(res, req, snap, NULL);
     case PATH_BASE_INSIDE:
         break;
     }
     if (!snap || path_is_hidden(sp))
-        return not_found(res, snap, NULL);
+        return not_found(res, req, snap, NULL);
 
     /* sp points into path; work on it in place with room to append suffixes. */
     char *buf = path + (sp - path);
@@ -213,7 +229,7 @@ void route_decide(const tomed_config *cfg, const site_snapshot *snap, const rout
         /* "/about/" when the build wrote about.html: move to "/about" */
         if (sl > 1 && find_with(snap, buf, sl - 1, cap, ".html") != NULL)
             return redirect(res, cfg, buf, sl - 1, req, location, loccap);
-        return not_found(res, snap, buf);
+        return not_found(res, req, snap, buf);
     }
     if ((e = site_find(snap, buf, sl)) != NULL)
         return conditional(res, req, e);
@@ -224,5 +240,5 @@ void route_decide(const tomed_config *cfg, const site_snapshot *snap, const rout
         buf[sl] = '/';
         return redirect(res, cfg, buf, sl + 1, req, location, loccap);
     }
-    return not_found(res, snap, buf);
+    return not_found(res, req, snap, buf);
 }

@@ -28,7 +28,9 @@
 
 #include <microhttpd.h>
 
+#include "tomed/encoding.h"
 #include "tomed/policy.h"
+#include "tomed/precompress.h"
 #include "tomed/route.h"
 #include "tomed/server.h"
 
@@ -52,6 +54,7 @@ struct server {
     atomic_uint in_flight;
     struct MHD_Response *health;
     struct MHD_Response *errors[N_ERRORS];
+    precompress *compressor;
 };
 
 /* The bare error answers, each built once. */
@@ -68,41 +71,56 @@ static void add_security_headers(const tomed_config *cfg, struct MHD_Response *r
         MHD_add_response_header(r, h[i].name, h[i].value);
 }
 
-/* Headers every representation of an entry carries (RFC 9110 §15.4.5 wants
- * the same caching headers on 304 as on 200). */
+/*
+ * Headers every response for an entry carries, whichever representation:
+ * RFC 9110 §15.4.5 wants the same caching headers on a 304 as on the 200, and
+ * a negotiable resource must say Vary: Accept-Encoding on all of them, the
+ * identity one included, or a shared cache could hand brotli to a client that
+ * cannot read it. v is the variant, or NULL for the identity bytes.
+ */
 static void add_entry_headers(const tomed_config *cfg, struct MHD_Response *r, const site_entry *e,
-                              int with_body_headers)
+                              const site_variant *v, int with_body_headers)
 {
-    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, e->etag);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, v ? v->etag : e->etag);
     MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, e->last_modified);
     if (e->cache_control && e->cache_control[0])
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, e->cache_control);
+    if (e->negotiable)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     if (!with_body_headers)
         return;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->mime);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    if (v)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, encoding_name(v->encoding));
+    else
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     add_security_headers(cfg, r);
 }
 
-/* A response for bytes [off, off+len) of an entry; the caller owns it. */
-static struct MHD_Response *entry_body(const site_entry *e, uint64_t off, uint64_t len)
+/* A response for bytes [off, off+len) held in data or behind fd; the caller owns it. */
+static struct MHD_Response *body_response(const unsigned char *data, int fd, uint64_t off,
+                                          uint64_t len)
 {
-    if (e->data)
-        return MHD_create_response_from_buffer((size_t)len, e->data + off, MHD_RESPMEM_PERSISTENT);
-    /* libmicrohttpd closes the descriptor with the response; the entry keeps its own. */
-    int fd = dup(e->fd);
-    if (fd < 0)
+    if (data)
+        return MHD_create_response_from_buffer((size_t)len, (void *)(uintptr_t)(data + off),
+                                               MHD_RESPMEM_PERSISTENT);
+    /* libmicrohttpd closes the descriptor with the response; the snapshot keeps its own. */
+    int dupfd = dup(fd);
+    if (dupfd < 0)
         return NULL;
-    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(len, fd, off);
+    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(len, dupfd, off);
     if (!r)
-        close(fd);
+        close(dupfd);
     return r;
 }
 
-static void release_entry(site_entry *e, void *ctx)
+static struct MHD_Response *entry_body(const site_entry *e, uint64_t off, uint64_t len)
 {
-    (void)ctx;
-    entry_responses *er = e->server_data;
+    return body_response(e->data, e->fd, off, len);
+}
+
+static void responses_free(entry_responses *er)
+{
     if (!er)
         return;
     if (er->full)
@@ -110,7 +128,46 @@ static void release_entry(site_entry *e, void *ctx)
     if (er->not_modified)
         MHD_destroy_response(er->not_modified);
     free(er);
+}
+
+/* The 200 and 304 of one representation, built once. NULL when out of memory. */
+static entry_responses *responses_new(const tomed_config *cfg, const site_entry *e,
+                                      const site_variant *v)
+{
+    entry_responses *er = calloc(1, sizeof *er);
+    if (!er)
+        return NULL;
+    er->full = v ? body_response(v->data, v->fd, 0, v->size) : entry_body(e, 0, e->size);
+    er->not_modified = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!er->full || !er->not_modified) {
+        responses_free(er);
+        return NULL;
+    }
+    add_entry_headers(cfg, er->full, e, v, 1);
+    add_entry_headers(cfg, er->not_modified, e, v, 0);
+    return er;
+}
+
+static void release_entry(site_entry *e, void *ctx)
+{
+    (void)ctx;
+    responses_free(e->server_data);
     e->server_data = NULL;
+    for (int k = ENC_BR; k < ENC_COUNT; k++) {
+        site_variant *v = site_entry_variant(e, (enum encoding)k);
+        if (v) {
+            responses_free(v->server_data);
+            v->server_data = NULL;
+        }
+    }
+}
+
+/* precompress hook: give a freshly compressed variant its responses. */
+static int prepare_variant(const site_entry *e, site_variant *v, void *ctx)
+{
+    server *srv = ctx;
+    v->server_data = responses_new(srv->cfg, e, v);
+    return v->server_data ? 0 : -1;
 }
 
 static int prepare_snapshot(const tomed_config *cfg, site_snapshot *snap, tomed_error *err)
@@ -118,16 +175,13 @@ static int prepare_snapshot(const tomed_config *cfg, site_snapshot *snap, tomed_
     snap->release = release_entry;
     for (size_t i = 0; i < snap->n_entries; i++) {
         site_entry *e = &snap->entries[i];
-        entry_responses *er = calloc(1, sizeof *er);
-        if (!er)
-            return error_set(err, TOMED_EXIT_RUNTIME, "out of memory preparing responses");
-        e->server_data = er;
-        er->full = entry_body(e, 0, e->size);
-        er->not_modified = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        if (!er->full || !er->not_modified)
+        if (!(e->server_data = responses_new(cfg, e, NULL)))
             return error_set(err, TOMED_EXIT_RUNTIME, "%s: cannot prepare response", e->path);
-        add_entry_headers(cfg, er->full, e, 1);
-        add_entry_headers(cfg, er->not_modified, e, 0);
+        for (int k = ENC_BR; k < ENC_COUNT; k++) {
+            site_variant *v = site_entry_variant(e, (enum encoding)k);
+            if (v && !(v->server_data = responses_new(cfg, e, v)))
+                return error_set(err, TOMED_EXIT_RUNTIME, "%s: cannot prepare response", e->path);
+        }
     }
     return 0;
 }
@@ -209,7 +263,7 @@ static enum MHD_Result serve_range(server *srv, struct MHD_Connection *c, const 
     }
     if (!r)
         return MHD_NO;
-    add_entry_headers(srv->cfg, r, e, 1);
+    add_entry_headers(srv->cfg, r, e, NULL, 1);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
     return queue_owned(c, res->status, r);
 }
@@ -233,6 +287,11 @@ static int changed_on_disk(const site_entry *e)
     return 1;
 }
 
+static const entry_responses *representation(const route_result *res)
+{
+    return res->variant ? res->variant->server_data : res->entry->server_data;
+}
+
 /* Decide and queue the answer for a request. */
 static enum MHD_Result respond(server *srv, struct MHD_Connection *c, const char *url,
                                const char *method, const site_snapshot *snap)
@@ -246,6 +305,8 @@ static enum MHD_Result respond(server *srv, struct MHD_Connection *c, const char
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MODIFIED_SINCE),
         .range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE),
         .if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE),
+        .accept_encoding =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING),
     };
     char query[QUERY_MAX], location[LOCATION_MAX];
     query_buf q = {query, 0, sizeof query};
@@ -257,14 +318,14 @@ static enum MHD_Result respond(server *srv, struct MHD_Connection *c, const char
 
     route_result res;
     route_decide(srv->cfg, snap, &rq, &res, location, sizeof location);
-    if ((res.kind == ROUTE_FILE || res.kind == ROUTE_PARTIAL) && changed_on_disk(res.entry))
+    if ((res.kind == ROUTE_FILE || res.kind == ROUTE_PARTIAL) && !res.variant &&
+        changed_on_disk(res.entry))
         return MHD_queue_response(c, 503, srv->errors[4]);
     switch (res.kind) {
     case ROUTE_FILE:
-        return MHD_queue_response(c, res.status, ((entry_responses *)res.entry->server_data)->full);
+        return MHD_queue_response(c, res.status, representation(&res)->full);
     case ROUTE_NOT_MODIFIED:
-        return MHD_queue_response(c, 304,
-                                  ((entry_responses *)res.entry->server_data)->not_modified);
+        return MHD_queue_response(c, 304, representation(&res)->not_modified);
     case ROUTE_PARTIAL:
     case ROUTE_UNSATISFIABLE:
         return serve_range(srv, c, &res);
@@ -399,6 +460,7 @@ static void server_free(server *srv)
 {
     if (!srv)
         return;
+    precompress_stop(srv->compressor);
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
     if (srv->listen_fd >= 0)
@@ -473,6 +535,9 @@ int server_start(const tomed_config *cfg, site_snapshot *snap, server **out, tom
         error_set(err, TOMED_EXIT_RUNTIME, "cannot start the HTTP daemon on %s", cfg->listen);
         goto fail;
     }
+    /* Serving starts now, with identity bytes; variants appear as they are made. */
+    if (cfg->compress_memory_max > 0)
+        srv->compressor = precompress_start(snap, cfg, prepare_variant, srv);
     *out = srv;
     return 0;
 fail:

@@ -60,12 +60,66 @@ static int inside_root(const loader *ld, const char *p)
             ld->root_real_len == 1 /* root is "/" */);
 }
 
+static void variant_free(site_variant *v)
+{
+    if (!v)
+        return;
+    free(v->data);
+    if (v->fd >= 0)
+        close(v->fd);
+    free(v);
+}
+
 static void entry_free_contents(site_entry *e)
 {
     free(e->path);
     free(e->data);
     if (e->fd >= 0)
         close(e->fd);
+    for (int i = ENC_BR; i < ENC_COUNT; i++)
+        variant_free(atomic_load(&e->variants[i]));
+}
+
+unsigned site_entry_encodings(const site_entry *e)
+{
+    unsigned mask = 0;
+    for (int i = ENC_BR; i < ENC_COUNT; i++)
+        if (site_entry_variant(e, (enum encoding)i))
+            mask |= ENC_MASK(i);
+    return mask;
+}
+
+/* The variant's tag is the entry's with the coding inside the quotes: strong,
+ * distinct per representation, and the same on every replica. */
+static void variant_etag(const site_entry *e, enum encoding enc, char *out, size_t cap)
+{
+    snprintf(out, cap, "%.*s-%s\"", (int)strlen(e->etag) - 1, e->etag,
+             enc == ENC_BR ? "br" : "gz");
+}
+
+site_variant *site_variant_new(const site_entry *e, enum encoding enc, unsigned char *data,
+                               uint64_t size)
+{
+    site_variant *v = calloc(1, sizeof *v);
+    if (!v) {
+        free(data);
+        return NULL;
+    }
+    v->encoding = enc;
+    v->data = data;
+    v->fd = -1;
+    v->size = size;
+    variant_etag(e, enc, v->etag, sizeof v->etag);
+    return v;
+}
+
+int site_entry_publish(site_entry *e, site_variant *v)
+{
+    site_variant *expected = NULL;
+    return atomic_compare_exchange_strong_explicit(&e->variants[v->encoding], &expected, v,
+                                                   memory_order_release, memory_order_relaxed)
+               ? 0
+               : -1;
 }
 
 static int read_fully(int fd, unsigned char *buf, uint64_t size)
@@ -136,6 +190,8 @@ static int add_file(loader *ld, int dirfd, const char *name, const char *site_pa
     site_entry *e = &ld->entries[ld->n];
     memset(e, 0, sizeof *e);
     e->fd = -1;
+    for (int i = 0; i < ENC_COUNT; i++)
+        atomic_init(&e->variants[i], NULL);
     e->path = strdup(site_path);
     if (!e->path) {
         close(fd);
@@ -258,6 +314,66 @@ static int cmp_entry(const void *a, const void *b)
     return strcmp(((const site_entry *)a)->path, ((const site_entry *)b)->path);
 }
 
+static site_entry *find_sorted(site_entry *v, size_t n, const char *path)
+{
+    site_entry key;
+    key.path = (char *)(uintptr_t)path;
+    return bsearch(&key, v, n, sizeof *v, cmp_entry);
+}
+
+/*
+ * x.js.br and x.js.gz next to x.js (SvelteKit's precompress: true) become x.js's
+ * variants and stop being files of their own; a .gz with no uncompressed
+ * sibling (a download) stays an ordinary file. Entries are sorted; the table is
+ * built afterwards.
+ */
+static int attach_siblings(site_snapshot *s)
+{
+    char base[PATH_MAX];
+    unsigned char *dropped = calloc(s->n_entries ? s->n_entries : 1, 1);
+    if (!dropped)
+        return -1;
+    for (size_t i = 0; i < s->n_entries; i++) {
+        site_entry *sib = &s->entries[i];
+        for (int k = ENC_BR; k < ENC_COUNT; k++) {
+            enum encoding enc = (enum encoding)k;
+            const char *suf = encoding_suffix(enc);
+            size_t sl = strlen(suf);
+            if (sib->path_len <= sl + 1 || sib->path_len >= sizeof base ||
+                strcmp(sib->path + sib->path_len - sl, suf) != 0)
+                continue;
+            memcpy(base, sib->path, sib->path_len - sl);
+            base[sib->path_len - sl] = '\0';
+            site_entry *owner = find_sorted(s->entries, s->n_entries, base);
+            if (!owner || site_entry_variant(owner, enc) || sib->size >= owner->size)
+                break;
+            site_variant *v = site_variant_new(owner, enc, sib->data, sib->size);
+            if (!v) {
+                sib->data = NULL;
+                free(dropped);
+                return -1;
+            }
+            sib->data = NULL;
+            v->fd = sib->fd;
+            sib->fd = -1;
+            site_entry_publish(owner, v);
+            owner->negotiable = 1;
+            dropped[i] = 1;
+            break;
+        }
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n_entries; i++) {
+        if (dropped[i])
+            entry_free_contents(&s->entries[i]);
+        else
+            s->entries[kept++] = s->entries[i];
+    }
+    s->n_entries = kept;
+    free(dropped);
+    return 0;
+}
+
 static int build_table(site_snapshot *s)
 {
     size_t cap = 16;
@@ -334,15 +450,35 @@ int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out,
     ld.n = 0;
     if (s->n_entries)
         qsort(s->entries, s->n_entries, sizeof *s->entries, cmp_entry);
+    if (attach_siblings(s) < 0) {
+        error_set(err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
+        goto fail;
+    }
+    for (size_t i = 0; i < s->n_entries; i++) {
+        site_entry *e = &s->entries[i];
+        if (cfg->compress_memory_max > 0 && mime_is_compressible(e->mime) &&
+            e->size >= cfg->compress_min_size)
+            e->negotiable = 1;
+    }
     if (build_table(s) < 0) {
         error_set(err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
         goto fail;
     }
     s->not_found = find_named(s, cfg->not_found_page);
+    /* 404.html is optional (most builds have none); another name was asked for
+     * on purpose, so its absence is worth a warning, though not worth refusing
+     * to serve: unknown paths still get a plain 404. */
+    const char *nf_origin = config_origin_of(cfg, "not_found_page");
+    if (cfg->not_found_page && cfg->not_found_page[0] && !s->not_found &&
+        strcmp(cfg->not_found_page, "404.html") != 0)
+        fprintf(stderr, "tomed: [warn] %s: not_found_page: \"%s\" is not a file in %s; unknown "
+                        "paths get a plain 404\n",
+                nf_origin ? nf_origin : "not_found_page", cfg->not_found_page, cfg->root);
     s->spa_fallback = find_named(s, cfg->spa_fallback);
     if (cfg->spa_fallback && cfg->spa_fallback[0] && !s->spa_fallback) {
-        error_set(err, TOMED_EXIT_CONFIG, "spa_fallback: \"%s\" is not a file in %s",
-                  cfg->spa_fallback, cfg->root);
+        const char *o = config_origin_of(cfg, "spa_fallback");
+        error_set(err, TOMED_EXIT_CONFIG, "%s: spa_fallback: \"%s\" is not a file in %s",
+                  o ? o : "spa_fallback", cfg->spa_fallback, cfg->root);
         goto fail;
     }
     *out = s;

@@ -65,6 +65,12 @@ typedef struct tomed_config {
     unsigned threads;                /* 0 = one per CPU core */
     unsigned shutdown_timeout_s;     /* drain bound after SIGTERM */
 
+    /* Compression of compressible types, once per file, in the background. */
+    uint64_t compress_min_size;      /* smaller files are sent as they are */
+    uint64_t compress_memory_max;    /* cap on bytes of generated variants; 0 disables */
+    unsigned brotli_quality;         /* 0..11 */
+    unsigned gzip_level;             /* 1..9 */
+
     char *config_file;       /* the YAML file that was read, or NULL */
 
     /* Where each key's value came from ("default", "file:line:col", "TOMED_X",

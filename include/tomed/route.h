@@ -20,12 +20,14 @@ typedef struct route_request {
     const char *if_modified_since;
     const char *range;
     const char *if_range;
+    const char *accept_encoding;
 } route_request;
 
 enum route_kind {
-    ROUTE_FILE,        /* entry's whole representation, with status (200, or 404 for the 404 page) */
-    ROUTE_NOT_MODIFIED,/* 304 for entry */
-    ROUTE_PARTIAL,     /* 206: entry bytes [range_start, range_start + range_len) */
+    ROUTE_FILE,        /* entry's (or variant's) whole representation, with status (200,
+                          or 404 for the 404 page) */
+    ROUTE_NOT_MODIFIED,/* 304 for entry (or variant) */
+    ROUTE_PARTIAL,     /* 206: identity bytes [range_start, range_start + range_len) */
     ROUTE_UNSATISFIABLE,/* 416 for entry */
     ROUTE_REDIRECT,    /* 308 to location */
     ROUTE_HEALTH,      /* 200 liveness answer */
@@ -36,6 +38,7 @@ typedef struct route_result {
     enum route_kind kind;
     unsigned status;
     const site_entry *entry;
+    const site_variant *variant; /* the negotiated compressed representation, or NULL (identity) */
     uint64_t range_start, range_len;
     char *location;            /* the caller's buffer, filled for ROUTE_REDIRECT */
 } route_result;

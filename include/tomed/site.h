@@ -13,7 +13,19 @@
 #include <stdint.h>
 #include <time.h>
 #include "tomed/config.h"
+#include "tomed/encoding.h"
 #include "tomed/error.h"
+
+/* A compressed representation of an entry: a precompressed sibling found at
+ * load (x.js.br, x.js.gz) or one made in the background after start. */
+typedef struct site_variant {
+    enum encoding encoding;
+    unsigned char *data;       /* the bytes, or NULL when sent from fd */
+    int fd;                    /* for a large sibling, else -1 */
+    uint64_t size;
+    char etag[40];             /* the entry's tag with "-br" / "-gz" inside the quotes */
+    void *server_data;         /* the server's prebuilt responses; freed by the release hook */
+} site_variant;
 
 typedef struct site_entry {
     char *path;                /* site path, e.g. "/about.html"; owned by the snapshot */
@@ -27,13 +39,39 @@ typedef struct site_entry {
     unsigned char *data;       /* the bytes when size <= memory_file_max, else NULL */
     int fd;                    /* open read-only descriptor when data is NULL, else -1 */
     void *server_data;         /* the server's prebuilt responses; freed by the release hook */
+    int negotiable;            /* has or may get variants: responses carry Vary: Accept-Encoding */
+    /* Compressed variants, indexed by enum encoding ([ENC_IDENTITY] unused).
+     * Each slot is written at most once, from NULL to a finished variant, by
+     * the loader or the background compressor, and read with acquire loads:
+     * the only part of a published snapshot that changes, and only by
+     * appearing. */
+    _Atomic(site_variant *) variants[ENC_COUNT];
 } site_entry;
 
 typedef struct site_snapshot site_snapshot;
 
 /* Called once per entry when the last reference to a snapshot goes away, so the
- * server can free what it attached to server_data. */
+ * server can free what it attached to server_data (of the entry and of its variants). */
 typedef void (*site_release_fn)(site_entry *entry, void *ctx);
+
+/* Mask of ENC_MASK bits for the variants an entry has right now. */
+unsigned site_entry_encodings(const site_entry *e);
+
+/* The variant for e, or NULL (identity). */
+static inline site_variant *site_entry_variant(const site_entry *e, enum encoding enc)
+{
+    return enc == ENC_IDENTITY ? NULL
+                               : atomic_load_explicit(&e->variants[enc], memory_order_acquire);
+}
+
+/* Make a variant for e from bytes the caller hands over (malloc'd; owned by the
+ * variant from here). NULL when out of memory (the bytes are freed). */
+site_variant *site_variant_new(const site_entry *e, enum encoding enc, unsigned char *data,
+                               uint64_t size);
+
+/* Publish v as e's variant for its encoding. Returns 0, or -1 (v untouched) if
+ * that slot is already taken. */
+int site_entry_publish(site_entry *e, site_variant *v);
 
 struct site_snapshot {
     atomic_uint refs;

@@ -285,7 +285,8 @@ static void test_header_removal(void **state)
                         "headers.referrer_policy, headers.x_frame_options, headers.cross_origin_opener_policy, "
                         "headers.permissions_policy, limits.memory_file_max, limits.max_connections, "
                         "limits.max_connections_per_ip, limits.connection_timeout, limits.max_url_length, "
-                        "server.threads, server.shutdown_timeout)");
+                        "server.threads, server.shutdown_timeout, compression.min_size, compression.memory_max, "
+                        "compression.brotli_quality, compression.gzip_level)");
     config_free(cfg);
 }
 
@@ -313,12 +314,12 @@ static void test_unknown_key_top(void **state)
     (void)state;
     expect_load_error("root: /srv/docs\n\n\n\n\n\n  # comment\nlimts:\n  max_connections: 5\n",
                       "conf/x.yaml:8:1: unknown key \"limts\" (expected one of: root, listen, base, "
-                      "health_path, not_found_page, spa_fallback, cache, headers, limits, server)");
+                      "health_path, not_found_page, spa_fallback, cache, headers, limits, server, compression)");
     /* a dotted key is not a YAML path */
     expect_load_error("limits.max_connections: 5\n",
                       "conf/x.yaml:1:1: unknown key \"limits.max_connections\" (expected one of: root, "
                       "listen, base, health_path, not_found_page, spa_fallback, cache, headers, limits, "
-                      "server)");
+                      "server, compression)");
 }
 
 static void test_unknown_key_nested(void **state)
@@ -818,7 +819,9 @@ static void test_env_errors(void **state)
                         "TOMED_HEADERS_CROSS_ORIGIN_OPENER_POLICY, TOMED_HEADERS_PERMISSIONS_POLICY, "
                         "TOMED_LIMITS_MEMORY_FILE_MAX, TOMED_LIMITS_MAX_CONNECTIONS, "
                         "TOMED_LIMITS_MAX_CONNECTIONS_PER_IP, TOMED_LIMITS_CONNECTION_TIMEOUT, "
-                        "TOMED_LIMITS_MAX_URL_LENGTH, TOMED_SERVER_THREADS, TOMED_SERVER_SHUTDOWN_TIMEOUT; "
+                        "TOMED_LIMITS_MAX_URL_LENGTH, TOMED_SERVER_THREADS, TOMED_SERVER_SHUTDOWN_TIMEOUT, "
+                        "TOMED_COMPRESSION_MIN_SIZE, TOMED_COMPRESSION_MEMORY_MAX, "
+                        "TOMED_COMPRESSION_BROTLI_QUALITY, TOMED_COMPRESSION_GZIP_LEVEL; "
                         "TOMED_CONFIG names the file)");
 
     memset(&err, 0, sizeof err);

@@ -1,0 +1,172 @@
+/*
+ * precompress — the background worker that gives compressible files their
+ * brotli and gzip variants.
+ *
+ * Work order: HTML first (every visit starts with a page), then smaller files
+ * before larger ones, so most requests are compressed soon after start even
+ * on a large site. Each variant is published with a release store into its
+ * entry's slot; request threads pick it up with an acquire load and never
+ * wait for the worker.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tomed/encoding.h"
+#include "tomed/precompress.h"
+
+struct precompress {
+    pthread_t thread;
+    site_snapshot *snap;
+    const tomed_config *cfg;
+    precompress_prepare_fn prepare;
+    void *ctx;
+    atomic_int stop;
+    atomic_int done;
+};
+
+typedef struct job {
+    site_entry *e;
+    int html;
+} job;
+
+static int cmp_job(const void *a, const void *b)
+{
+    const job *x = a, *y = b;
+    if (x->html != y->html)
+        return y->html - x->html;
+    return x->e->size < y->e->size ? -1 : x->e->size > y->e->size;
+}
+
+/* The identity bytes: held in memory, or read from the descriptor for the
+ * duration of the job. *owned says whether the caller must free them. */
+static const unsigned char *identity_bytes(const site_entry *e, int *owned)
+{
+    *owned = 0;
+    if (e->data)
+        return e->data;
+    unsigned char *buf = malloc(e->size ? e->size : 1);
+    if (!buf)
+        return NULL;
+    for (uint64_t got = 0; got < e->size;) {
+        ssize_t r = pread(e->fd, buf + got, e->size - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            free(buf);
+            return NULL;
+        }
+        got += (uint64_t)r;
+    }
+    *owned = 1;
+    return buf;
+}
+
+static void *worker(void *arg)
+{
+    precompress *p = arg;
+    site_snapshot *s = p->snap;
+    const tomed_config *cfg = p->cfg;
+    uint64_t budget = cfg->compress_memory_max, used = 0, in_bytes = 0;
+    size_t n_jobs = 0, made = 0, files = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    job *jobs = malloc((s->n_entries ? s->n_entries : 1) * sizeof *jobs);
+    if (!jobs)
+        goto out;
+    for (size_t i = 0; i < s->n_entries; i++) {
+        site_entry *e = &s->entries[i];
+        if (e->negotiable && site_entry_encodings(e) == 0)
+            jobs[n_jobs++] = (job){e, strncmp(e->mime, "text/html", 9) == 0};
+    }
+    qsort(jobs, n_jobs, sizeof *jobs, cmp_job);
+
+    for (size_t j = 0; j < n_jobs && !atomic_load(&p->stop); j++) {
+        site_entry *e = jobs[j].e;
+        if (used + e->size > budget)
+            break; /* sorted by size: later files are larger, but HTML came first */
+        int owned = 0;
+        const unsigned char *in = identity_bytes(e, &owned);
+        if (!in)
+            continue;
+        const int level[ENC_COUNT] = {0, (int)cfg->brotli_quality, (int)cfg->gzip_level};
+        for (int k = ENC_BR; k < ENC_COUNT && !atomic_load(&p->stop); k++) {
+            unsigned char *out = NULL;
+            size_t outn = 0;
+            if (encoding_compress((enum encoding)k, level[k], in, (size_t)e->size, &out, &outn) < 0)
+                continue;
+            if (used + outn > budget) {
+                free(out);
+                continue;
+            }
+            site_variant *v = site_variant_new(e, (enum encoding)k, out, outn);
+            if (!v)
+                continue;
+            if ((p->prepare && p->prepare(e, v, p->ctx) != 0) || site_entry_publish(e, v) != 0) {
+                /* never published: nobody else can see it */
+                free(v->data);
+                free(v);
+                continue;
+            }
+            used += outn;
+            made++;
+        }
+        in_bytes += e->size;
+        files += site_entry_encodings(e) != 0;
+        if (owned)
+            free((void *)(uintptr_t)in);
+    }
+out:
+    free(jobs);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    if (n_jobs)
+        fprintf(stderr,
+                "tomed: [info] compressed %zu of %zu compressible files (%llu bytes) into %zu "
+                "variants (%llu bytes) in %.0f ms\n",
+                files, n_jobs, (unsigned long long)in_bytes, made,
+                (unsigned long long)used, ms);
+    atomic_store(&p->done, 1);
+    return NULL;
+}
+
+precompress *precompress_start(site_snapshot *snap, const tomed_config *cfg,
+                               precompress_prepare_fn prepare, void *ctx)
+{
+    precompress *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->snap = site_snapshot_ref(snap);
+    p->cfg = cfg;
+    p->prepare = prepare;
+    p->ctx = ctx;
+    atomic_init(&p->stop, 0);
+    atomic_init(&p->done, 0);
+    if (pthread_create(&p->thread, NULL, worker, p) != 0) {
+        site_snapshot_unref(p->snap);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+int precompress_done(const precompress *p)
+{
+    return !p || atomic_load(&p->done);
+}
+
+void precompress_stop(precompress *p)
+{
+    if (!p)
+        return;
+    atomic_store(&p->stop, 1);
+    pthread_join(p->thread, NULL);
+    site_snapshot_unref(p->snap);
+    free(p);
+}
