@@ -21,11 +21,36 @@
 #include "tomed/config.h"
 #include "tomed/server.h"
 #include "tomed/site.h"
+#include "tomed/sveltekit.h"
 
 static void print_version(void)
 {
     printf("tomed %s (libmicrohttpd %s, zlib %s, libyaml %s, %s)\n", TOMED_VERSION,
            MHD_get_version(), zlibVersion(), yaml_get_version_string(), OPENSSL_VERSION_TEXT);
+}
+
+/* `tomed serve` on a build made for a base path previews it under that base,
+ * as `vite preview` would, unless --base (or the file or environment) says
+ * otherwise. */
+static int detect_base(tomed_config *cfg, tomed_error *err)
+{
+    const char *origin = config_origin_of(cfg, "base");
+    if (cfg->mode != CONFIG_MODE_SERVE || !origin || strcmp(origin, "default") != 0)
+        return 0;
+    char path[4096], html[65536], base[256];
+    snprintf(path, sizeof path, "%s/index.html", cfg->root);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(html, 1, sizeof html, f);
+    fclose(f);
+    if (sveltekit_detect_base(html, n, base, sizeof base) < 0)
+        return 0;
+    if (config_set(cfg, "base", base, "index.html", err) < 0)
+        return -1;
+    fprintf(stderr, "tomed: [notice] serving under %s, the base this build was made for "
+                    "(--base / to override)\n", base);
+    return 0;
 }
 
 /* defaults < YAML < TOMED_* < flags, then validation. Caller owns *out. */
@@ -45,7 +70,9 @@ static int build_config(const cli_args *a, char **envp, tomed_config **out, tome
             return -1;
     if (a->dir && config_set(cfg, "root", a->dir, "command line", err) < 0)
         return -1;
-    return config_validate(cfg, err);
+    if (config_validate(cfg, err) < 0)
+        return -1;
+    return detect_base(cfg, err);
 }
 
 static void human_bytes(uint64_t n, char *buf, size_t cap)
