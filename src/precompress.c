@@ -82,21 +82,25 @@ static void *worker(void *arg)
         goto out;
     for (size_t i = 0; i < s->n_entries; i++) {
         site_entry *e = &s->entries[i];
-        if (e->negotiable && site_entry_encodings(e) == 0)
+        /* a file with both siblings needs nothing; one with only x.js.br still
+         * gets a gzip variant for clients without brotli */
+        if (e->negotiable && site_entry_encodings(e) != (ENC_MASK(ENC_BR) | ENC_MASK(ENC_GZIP)))
             jobs[n_jobs++] = (job){e, strncmp(e->mime, "text/html", 9) == 0};
     }
     qsort(jobs, n_jobs, sizeof *jobs, cmp_job);
 
     for (size_t j = 0; j < n_jobs && !atomic_load(&p->stop); j++) {
         site_entry *e = jobs[j].e;
-        if (used + e->size > budget)
-            break; /* sorted by size: later files are larger, but HTML came first */
+        if (used >= budget)
+            break;
         int owned = 0;
         const unsigned char *in = identity_bytes(e, &owned);
         if (!in)
             continue;
         const int level[ENC_COUNT] = {0, (int)cfg->brotli_quality, (int)cfg->gzip_level};
         for (int k = ENC_BR; k < ENC_COUNT && !atomic_load(&p->stop); k++) {
+            if (site_entry_variant(e, (enum encoding)k))
+                continue; /* a precompressed sibling is already there */
             unsigned char *out = NULL;
             size_t outn = 0;
             if (encoding_compress((enum encoding)k, level[k], in, (size_t)e->size, &out, &outn) < 0)
@@ -126,8 +130,7 @@ out:
     free(jobs);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    if (n_jobs)
-        fprintf(stderr,
+    fprintf(stderr,
                 "tomed: [info] compressed %zu of %zu compressible files (%llu bytes) into %zu "
                 "variants (%llu bytes) in %.0f ms\n",
                 files, n_jobs, (unsigned long long)in_bytes, made,

@@ -345,8 +345,15 @@ static int attach_siblings(site_snapshot *s)
             memcpy(base, sib->path, sib->path_len - sl);
             base[sib->path_len - sl] = '\0';
             site_entry *owner = find_sorted(s->entries, s->n_entries, base);
-            if (!owner || site_entry_variant(owner, enc) || sib->size >= owner->size)
+            if (!owner || site_entry_variant(owner, enc))
                 break;
+            if (sib->size >= owner->size) {
+                /* useless as a variant, and never a file of its own either */
+                fprintf(stderr, "tomed: [warn] ignoring %s: not smaller than %s\n", sib->path,
+                        owner->path);
+                dropped[i] = 1;
+                break;
+            }
             site_variant *v = site_variant_new(owner, enc, sib->data, sib->size);
             if (!v) {
                 sib->data = NULL;
@@ -355,7 +362,12 @@ static int attach_siblings(site_snapshot *s)
             }
             sib->data = NULL;
             v->fd = sib->fd;
+            v->mtime = sib->mtime;
             sib->fd = -1;
+            /* the sibling's own bytes name it: a stale .br after a deploy gets
+             * a tag of its own, never the one of a fresh generated variant */
+            snprintf(v->etag, sizeof v->etag, "%.*s-%s\"", (int)strlen(sib->etag) - 1, sib->etag,
+                     enc == ENC_BR ? "br" : "gz");
             site_entry_publish(owner, v);
             owner->negotiable = 1;
             dropped[i] = 1;

@@ -23,7 +23,9 @@ typedef struct site_variant {
     unsigned char *data;       /* the bytes, or NULL when sent from fd */
     int fd;                    /* for a large sibling, else -1 */
     uint64_t size;
-    char etag[40];             /* the entry's tag with "-br" / "-gz" inside the quotes */
+    time_t mtime;              /* of a sibling file, to notice it being rewritten in place */
+    char etag[40];             /* a content hash with "-br" / "-gz" inside the quotes: the
+                                  sibling's own hash, or the entry's for a generated variant */
     void *server_data;         /* the server's prebuilt responses; freed by the release hook */
 } site_variant;
 
