@@ -19,7 +19,7 @@ PYTHON      ?= /usr/bin/python3
 # Debian packages: what building, running and testing need (see README "Dependencies").
 DEB_BUILD   := build-essential pkg-config libmicrohttpd-dev zlib1g-dev libbrotli-dev \
                libyaml-dev libssl-dev
-DEB_TEST    := libcmocka-dev curl python3-pytest brotli gzip
+DEB_TEST    := libcmocka-dev curl python3-pytest brotli gzip prometheus
 
 WARN        := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
                -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <microhttpd.h>
 #include <openssl/opensslv.h>
@@ -138,7 +139,6 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
     site_snapshot *snap = NULL;
     if (site_load(cfg, 1, &snap, err) < 0)
         return -1;
-    size_t n_files = snap->n_entries;
     server *srv = NULL;
     site_snapshot_ref(snap); /* keep it for the banner; the server takes the first reference */
     if (server_start(cfg, snap, &srv, err) < 0) {
@@ -146,19 +146,34 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
         return -1;
     }
     print_banner(cfg, snap, server_port(srv));
+    if (server_admin_port(srv))
+        fprintf(stderr, "tomed: admin endpoints (%s, %s, %s) on port %u\n", cfg->health_path,
+                cfg->readiness_path, cfg->metrics_path, server_admin_port(srv));
     site_snapshot_unref(snap);
-    (void)n_files;
 
+    struct timespec tick = {1, 0};
     for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0)
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig < 0) {
+            server_poll(srv);
             continue;
+        }
         if (sig == SIGHUP) {
             fprintf(stderr, "tomed: [notice] SIGHUP ignored: this build has no live reload\n");
             continue;
         }
-        fprintf(stderr, "tomed: [notice] %s: draining (at most %us)\n",
-                sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg->shutdown_timeout_s);
+        const char *name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+        server_begin_drain(srv);
+        if (cfg->drain_delay_s > 0) {
+            /* Kubernetes removes the endpoint only after readiness fails; keep
+             * serving meanwhile. A second signal cuts the wait short. */
+            fprintf(stderr, "tomed: [notice] %s: readiness now 503; serving %us more before "
+                            "draining\n", name, cfg->drain_delay_s);
+            struct timespec delay = {(time_t)cfg->drain_delay_s, 0};
+            sigtimedwait(&set, NULL, &delay);
+        }
+        fprintf(stderr, "tomed: [notice] %s: draining (at most %us)\n", name,
+                cfg->shutdown_timeout_s);
         server_stop(srv, cfg->shutdown_timeout_s);
         fprintf(stderr, "tomed: [notice] stopped\n");
         return 0;

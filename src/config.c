@@ -21,6 +21,7 @@
  * below (value length, number of rules).
  */
 #include "tomed/config.h"
+#include "tomed/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +55,9 @@ enum kind {
     K_UINT,     /* whole number, stored as unsigned */
     K_DURATION, /* seconds, stored as unsigned */
     K_RULES,    /* cache.rules: YAML only */
+    K_BOOL,     /* true/false (also yes/no, on/off), stored as unsigned 0/1 */
+    K_ADMIN,    /* like K_LISTEN, or "" for none */
+    K_ACCESSLOG,/* "off", "clf" or "json" */
 };
 
 struct key_def {
@@ -74,6 +78,8 @@ static const struct key_def keys[] = {
     {"listen", K_LISTEN, F(listen), "0.0.0.0:8080", "127.0.0.1:4173", 0, 0},
     {"base", K_BASE, F(base), "/", NULL, 0, 0},
     {"health_path", K_HEALTH, F(health_path), "/healthz", NULL, 0, 0},
+    {"readiness_path", K_HEALTH, F(readiness_path), "/readyz", NULL, 0, 0},
+    {"metrics_path", K_HEALTH, F(metrics_path), "/metrics", NULL, 0, 0},
     {"not_found_page", K_SITEFILE, F(not_found_page), "404.html", NULL, 0, 0},
     {"spa_fallback", K_SITEFILE, F(spa_fallback), "", NULL, 0, 0},
     {"cache.immutable", K_CACHE, F(cache_immutable), "public, max-age=31536000, immutable", NULL, 0, 0},
@@ -98,10 +104,15 @@ static const struct key_def keys[] = {
     {"limits.max_url_length", K_UINT, F(max_url_length), "4096", NULL, 64, 65536},
     {"server.threads", K_UINT, F(threads), "0", NULL, 0, 256},
     {"server.shutdown_timeout", K_DURATION, F(shutdown_timeout_s), "10s", NULL, 0, UINT_MAX},
+    {"server.drain_delay", K_DURATION, F(drain_delay_s), "5s", "0", 0, UINT_MAX},
+    {"server.turbo", K_BOOL, F(turbo), "true", NULL, 0, 1},
     {"compression.min_size", K_SIZE, F(compress_min_size), "256", NULL, 0, UINT64_MAX},
     {"compression.memory_max", K_SIZE, F(compress_memory_max), "64MiB", NULL, 0, UINT64_MAX},
     {"compression.brotli_quality", K_UINT, F(brotli_quality), "11", NULL, 0, 11},
     {"compression.gzip_level", K_UINT, F(gzip_level), "9", NULL, 1, 9},
+    {"log.access", K_ACCESSLOG, F(access_log), "json", "clf", 0, 0},
+    {"admin.listen", K_ADMIN, F(admin_listen), "", NULL, 0, 0},
+    {"admin.on_public_listener", K_BOOL, F(admin_on_public), "true", NULL, 0, 1},
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -110,13 +121,13 @@ static const struct key_def keys[] = {
 
 static bool is_number(enum kind kind)
 {
-    return kind == K_SIZE || kind == K_UINT || kind == K_DURATION;
+    return kind == K_SIZE || kind == K_UINT || kind == K_DURATION || kind == K_BOOL;
 }
 
 /* Kinds where "" (or YAML null) is a meaningful value: "switch it off". */
 static bool allows_empty(enum kind kind)
 {
-    return kind == K_HEALTH || kind == K_SITEFILE || kind == K_HEADER;
+    return kind == K_HEALTH || kind == K_SITEFILE || kind == K_HEADER || kind == K_ADMIN;
 }
 
 static const char *kind_noun(enum kind kind)
@@ -125,6 +136,7 @@ static const char *kind_noun(enum kind kind)
     case K_UINT: return "a whole number";
     case K_SIZE: return "a size";
     case K_DURATION: return "a duration";
+    case K_BOOL: return "true or false";
     case K_RULES: return "a sequence";
     default: return "a string";
     }
@@ -416,6 +428,11 @@ static int check_string(enum kind kind, const char *v, size_t len, char *why, si
         return say(why, cap, "must not be empty");
     switch (kind) {
     case K_LISTEN: return listen_split(v, host, sizeof host, &port, why, cap);
+    case K_ADMIN: return len == 0 ? 0 : listen_split(v, host, sizeof host, &port, why, cap);
+    case K_ACCESSLOG:
+        if (log_parse_format(v) >= 0)
+            return 0;
+        return say(why, cap, "expected off, clf (or common) or json, got \"%s\"", show(v).s);
     case K_BASE: return check_url_path(v, why, cap);
     case K_HEALTH:
         if (len == 0)
@@ -485,8 +502,22 @@ static uint64_t unit_of(enum kind kind, const char *suffix, bool *ms)
     return 0;
 }
 
+static int check_bool(const char *v, uint64_t *out, char *why, size_t cap)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
+            *out = strcasecmp(v, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return say(why, cap, "expected true or false, got \"%s\"", show(v).s);
+}
+
 static int check_number(const struct key_def *k, const char *v, uint64_t *out, char *why, size_t cap)
 {
+    if (k->kind == K_BOOL)
+        return check_bool(v, out, why, cap);
     static const char *const examples[] = {
         [K_UINT] = "a whole number",
         [K_SIZE] = "a size such as 1048576, 512K or 1MiB",
@@ -621,7 +652,7 @@ static const struct key_def *key_by_env(const char *name, size_t len)
     return NULL;
 }
 
-enum list_what { LIST_TOP, LIST_SECTION, LIST_KEYS, LIST_ENV };
+enum list_what { LIST_TOP, LIST_SECTION };
 
 static void list_add(char *buf, size_t cap, size_t *o, const char *s, size_t n)
 {
@@ -637,7 +668,6 @@ static void key_list(char *buf, size_t cap, enum list_what what, const char *sec
 {
     size_t o = 0, prev_sl = 0;
     const char *prev = "";
-    char env[128];
 
     buf[0] = '\0';
     for (size_t i = 0; i < N_KEYS; i++) {
@@ -655,14 +685,59 @@ static void key_list(char *buf, size_t cap, enum list_what what, const char *sec
         } else if (what == LIST_SECTION) {
             if (sl == strlen(sec) && sl > 0 && strncmp(k->name, sec, sl) == 0)
                 list_add(buf, cap, &o, k->name + sl + 1, strlen(k->name + sl + 1));
-        } else if (k->kind != K_RULES) {
-            if (what == LIST_ENV)
-                env_name(k, env, sizeof env);
-            else
-                snprintf(env, sizeof env, "%s", k->name);
-            list_add(buf, cap, &o, env, strlen(env));
         }
     }
+}
+
+/* Edit distance, bounded: names are short. */
+static size_t distance(const char *a, size_t n, const char *b, size_t m)
+{
+    size_t row[128];
+    if (n >= 127 || m >= 127)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= m; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[m];
+}
+
+/* The known key (or variable name, for env) nearest to what was typed, if it
+ * is near enough to be a typo: " (did you mean X?)"; else "". A full list of
+ * three dozen names helps nobody at a terminal. */
+static void suggest(char *buf, size_t cap, const char *typed, size_t len, bool env)
+{
+    size_t best = SIZE_MAX;
+    char name[128], best_name[128] = "";
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (keys[i].kind == K_RULES)
+            continue;
+        if (env)
+            env_name(&keys[i], name, sizeof name);
+        else
+            snprintf(name, sizeof name, "%s", keys[i].name);
+        size_t d = distance(typed, len, name, strlen(name));
+        if (d < best) {
+            best = d;
+            snprintf(best_name, sizeof best_name, "%s", name);
+        }
+    }
+    if (best <= 3 || (best != SIZE_MAX && best * 4 <= len))
+        snprintf(buf, cap, " (did you mean %s?)", best_name);
+    else
+        buf[0] = '\0';
 }
 
 /* ---- lifetime ----------------------------------------------------------- */
@@ -1133,9 +1208,10 @@ int config_apply_env(tomed_config *cfg, char *const *envp, tomed_error *err)
             continue;
         k = key_by_env(s, nlen);
         if (k == NULL) {
-            key_list(list, sizeof list, LIST_ENV, "");
+            suggest(list, sizeof list, s, nlen, true);
             return error_set(err, TOMED_EXIT_CONFIG,
-                             "%s: unknown variable (expected one of: %s; TOMED_CONFIG names the file)",
+                             "%s: unknown variable%s; every key is in conf/tomed.yaml, as "
+                             "TOMED_<KEY> with dots as underscores",
                              show_n(s, nlen).s, list);
         }
         snprintf(name, sizeof name, "%.*s", (int)nlen, s); /* known names are short */
@@ -1157,9 +1233,10 @@ int config_set(tomed_config *cfg, const char *key, const char *value, const char
         return error_set(err, TOMED_EXIT_CONFIG, "%s: missing key or value", origin);
     k = key_by_name(key);
     if (k == NULL) {
-        key_list(list, sizeof list, LIST_KEYS, "");
-        return error_set(err, TOMED_EXIT_CONFIG, "%s: unknown key \"%s\" (expected one of: %s)", origin,
-                         show(key).s, list);
+        suggest(list, sizeof list, key, strlen(key), false);
+        return error_set(err, TOMED_EXIT_CONFIG,
+                         "%s: unknown key \"%s\"%s; every key is in conf/tomed.yaml and tomed --help",
+                         origin, show(key).s, list);
     }
     return key_set(cfg, k, value, strlen(value), origin, err);
 }
@@ -1185,6 +1262,14 @@ int config_validate(const tomed_config *cfg, tomed_error *err)
     if (access(cfg->root, R_OK | X_OK) != 0)
         return error_set(err, TOMED_EXIT_CONFIG, "%s: root: \"%s\": %s", where, show(cfg->root).s,
                          strerror(errno));
+    /* Probes and scrapes must be answered somewhere. */
+    if (!cfg->admin_on_public && (!cfg->admin_listen || !cfg->admin_listen[0])) {
+        const char *o = config_origin_of(cfg, "admin.on_public_listener");
+        return error_set(err, TOMED_EXIT_CONFIG,
+                         "%s: admin.on_public_listener: false needs admin.listen, or health, "
+                         "readiness and metrics would be answered nowhere",
+                         o ? o : "admin.on_public_listener");
+    }
     return 0;
 }
 
@@ -1296,6 +1381,8 @@ char *config_dump(const tomed_config *cfg)
         sb_printf(&b, "%s%s: ", sl ? "  " : "", leaf);
         if (k->kind == K_SIZE)
             sb_printf(&b, "%" PRIu64, *(const uint64_t *)(const void *)((const char *)cfg + k->off));
+        else if (k->kind == K_BOOL)
+            sb_printf(&b, "%s", *(const unsigned *)(const void *)((const char *)cfg + k->off) ? "true" : "false");
         else if (is_number(k->kind))
             sb_printf(&b, "%u", *(const unsigned *)(const void *)((const char *)cfg + k->off));
         else

@@ -198,11 +198,20 @@ void route_decide(const tomed_config *cfg, const site_snapshot *snap, const rout
         return set_error(res, 400);
     }
 
-    if (cfg->health_path[0] && strcmp(path, cfg->health_path) == 0) {
-        res->kind = ROUTE_HEALTH;
-        res->status = 200;
-        return;
+    /* The operational endpoints live outside the site's base, on the admin
+     * listener and (unless switched off) on the public one. */
+    if (req->admin || cfg->admin_on_public) {
+        static const enum route_kind kinds[3] = {ROUTE_HEALTH, ROUTE_READY, ROUTE_METRICS};
+        const char *paths[3] = {cfg->health_path, cfg->readiness_path, cfg->metrics_path};
+        for (int i = 0; i < 3; i++)
+            if (paths[i] && paths[i][0] && strcmp(path, paths[i]) == 0) {
+                res->kind = kinds[i];
+                res->status = 200;
+                return;
+            }
     }
+    if (req->admin)
+        return set_error(res, 404);
 
     const char *sp = NULL;
     switch (path_strip_base(path, cfg->base, &sp)) {

@@ -1,12 +1,12 @@
 /*
- * server — carry out route decisions with libmicrohttpd.
+ * server — the libmicrohttpd daemons: the public listener and the optional
+ * admin listener, the request handler, per-connection bookkeeping for the
+ * access log and metrics, and the drain on shutdown.
  *
- * Hot path: each snapshot entry gets its 200 and 304 responses built once when
- * the snapshot is published (libmicrohttpd responses are reference-counted and
- * may be queued on any number of connections), so serving a file costs a
- * route decision, a table lookup and a queue: no allocation, no file-system
- * call, no header formatting. Only rare answers (206, 416, redirects) build a
- * response per request.
+ * Hot path: route decides, the prebuilt response of the chosen representation
+ * is queued (responses.c built it when the snapshot was published). No
+ * allocation, no file-system call, no lock: the snapshot reference and the
+ * metrics are atomic adds, the access log one write(2).
  *
  * The handler uses libmicrohttpd's two-call pattern: the first call for a
  * request only takes a reference on the live snapshot; the response is queued
@@ -29,8 +29,10 @@
 #include <microhttpd.h>
 
 #include "tomed/encoding.h"
-#include "tomed/policy.h"
+#include "tomed/log.h"
+#include "tomed/metrics.h"
 #include "tomed/precompress.h"
+#include "tomed/responses.h"
 #include "tomed/route.h"
 #include "tomed/server.h"
 
@@ -40,19 +42,40 @@
 
 enum { N_ERRORS = 5 };
 
-typedef struct entry_responses {
-    struct MHD_Response *full;         /* 200, or 404 when the entry is the 404 page */
-    struct MHD_Response *not_modified; /* 304 */
-} entry_responses;
+/* One listening daemon; the handler's closure. */
+typedef struct listener {
+    struct server *srv;
+    int admin;
+    struct MHD_Daemon *daemon;
+    int fd;
+    unsigned port;
+} listener;
+
+/*
+ * Per connection, allocated when it opens and reused by every request on it:
+ * the state a request needs between its handler call and its completion,
+ * without an allocation per request. A non-NULL req_cls points here.
+ */
+typedef struct conn_state {
+    site_snapshot *snap;        /* reference held for the request in flight */
+    struct timespec start;
+    const char *method, *path, *protocol; /* libmicrohttpd's, valid until completion */
+    unsigned status;
+    uint64_t bytes;
+    const char *encoding;
+    int counted;                /* the request is counted in in_flight */
+    char remote[64];
+} conn_state;
 
 struct server {
     const tomed_config *cfg;
-    struct MHD_Daemon *daemon;
-    int listen_fd;
-    unsigned port;
+    listener pub, admin;
     site_live live;
     atomic_uint in_flight;
-    struct MHD_Response *health;
+    atomic_int draining;
+    enum log_format log_format;
+    metrics *metrics;
+    struct MHD_Response *health, *ready, *not_ready;
     struct MHD_Response *errors[N_ERRORS];
     precompress *compressor;
 };
@@ -62,142 +85,6 @@ static const unsigned error_status[N_ERRORS] = {400, 404, 405, 414, 503};
 static const char *const error_body[N_ERRORS] = {
     "400 Bad Request\n", "404 Not Found\n", "405 Method Not Allowed\n", "414 URI Too Long\n",
     "503 Service Unavailable: the file changed on disk since tomed loaded the site\n"};
-
-static void add_security_headers(const tomed_config *cfg, struct MHD_Response *r)
-{
-    policy_header h[8];
-    size_t n = policy_security_headers(cfg, h, 8);
-    for (size_t i = 0; i < n; i++)
-        MHD_add_response_header(r, h[i].name, h[i].value);
-}
-
-/*
- * Headers every response for an entry carries, whichever representation:
- * RFC 9110 §15.4.5 wants the same caching headers on a 304 as on the 200, and
- * a negotiable resource must say Vary: Accept-Encoding on all of them, the
- * identity one included, or a shared cache could hand brotli to a client that
- * cannot read it. v is the variant, or NULL for the identity bytes.
- */
-static void add_entry_headers(const tomed_config *cfg, struct MHD_Response *r, const site_entry *e,
-                              const site_variant *v, int with_body_headers)
-{
-    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, v ? v->etag : e->etag);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, e->last_modified);
-    if (e->cache_control && e->cache_control[0])
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, e->cache_control);
-    if (e->negotiable)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
-    if (!with_body_headers)
-        return;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->mime);
-    if (v)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, encoding_name(v->encoding));
-    else
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-    add_security_headers(cfg, r);
-}
-
-/* A response for bytes [off, off+len) held in data or behind fd; the caller owns it. */
-static struct MHD_Response *body_response(const unsigned char *data, int fd, uint64_t off,
-                                          uint64_t len)
-{
-    if (data)
-        return MHD_create_response_from_buffer((size_t)len, (void *)(uintptr_t)(data + off),
-                                               MHD_RESPMEM_PERSISTENT);
-    /* libmicrohttpd closes the descriptor with the response; the snapshot keeps its own. */
-    int dupfd = dup(fd);
-    if (dupfd < 0)
-        return NULL;
-    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(len, dupfd, off);
-    if (!r)
-        close(dupfd);
-    return r;
-}
-
-static struct MHD_Response *entry_body(const site_entry *e, uint64_t off, uint64_t len)
-{
-    return body_response(e->data, e->fd, off, len);
-}
-
-static void responses_free(entry_responses *er)
-{
-    if (!er)
-        return;
-    if (er->full)
-        MHD_destroy_response(er->full);
-    if (er->not_modified)
-        MHD_destroy_response(er->not_modified);
-    free(er);
-}
-
-/* The 200 and 304 of one representation, built once. NULL when out of memory. */
-static entry_responses *responses_new(const tomed_config *cfg, const site_entry *e,
-                                      const site_variant *v)
-{
-    entry_responses *er = calloc(1, sizeof *er);
-    if (!er)
-        return NULL;
-    er->full = v ? body_response(v->data, v->fd, 0, v->size) : entry_body(e, 0, e->size);
-    er->not_modified = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-    if (!er->full || !er->not_modified) {
-        responses_free(er);
-        return NULL;
-    }
-    add_entry_headers(cfg, er->full, e, v, 1);
-    add_entry_headers(cfg, er->not_modified, e, v, 0);
-    return er;
-}
-
-static void release_entry(site_entry *e, void *ctx)
-{
-    (void)ctx;
-    responses_free(e->server_data);
-    e->server_data = NULL;
-    for (int k = ENC_BR; k < ENC_COUNT; k++) {
-        site_variant *v = site_entry_variant(e, (enum encoding)k);
-        if (v) {
-            responses_free(v->server_data);
-            v->server_data = NULL;
-        }
-    }
-}
-
-/* precompress hook: give a freshly compressed variant its responses. */
-static int prepare_variant(const site_entry *e, site_variant *v, void *ctx)
-{
-    server *srv = ctx;
-    v->server_data = responses_new(srv->cfg, e, v);
-    return v->server_data ? 0 : -1;
-}
-
-static int prepare_snapshot(const tomed_config *cfg, site_snapshot *snap, tomed_error *err)
-{
-    snap->release = release_entry;
-    for (size_t i = 0; i < snap->n_entries; i++) {
-        site_entry *e = &snap->entries[i];
-        if (!(e->server_data = responses_new(cfg, e, NULL)))
-            return error_set(err, TOMED_EXIT_RUNTIME, "%s: cannot prepare response", e->path);
-        for (int k = ENC_BR; k < ENC_COUNT; k++) {
-            site_variant *v = site_entry_variant(e, (enum encoding)k);
-            if (v && !(v->server_data = responses_new(cfg, e, v)))
-                return error_set(err, TOMED_EXIT_RUNTIME, "%s: cannot prepare response", e->path);
-        }
-    }
-    return 0;
-}
-
-static struct MHD_Response *text_response(const tomed_config *cfg, const char *body,
-                                          const char *cache_control)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
-    if (!r)
-        return NULL;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
-    add_security_headers(cfg, r);
-    return r;
-}
 
 /* Rebuild the raw query from libmicrohttpd's parsed arguments. With the no-op
  * unescape callback the bytes are as received, except that libmicrohttpd turns
@@ -231,6 +118,17 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* The raw query into buf; returns its length, or (size_t)-1 if it does not fit. */
+static size_t raw_query(struct MHD_Connection *c, char *buf, size_t cap)
+{
+    query_buf q = {buf, 0, cap};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    if (q.n >= q.cap)
+        return (size_t)-1;
+    buf[q.n] = '\0';
+    return q.n;
+}
+
 static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 {
     (void)cls;
@@ -238,34 +136,38 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
     return strlen(s); /* path.c decodes exactly once, with its own rules */
 }
 
-static enum MHD_Result queue_owned(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+/* Queue r and note what the access log and metrics will say about it. */
+static enum MHD_Result queue(conn_state *cs, struct MHD_Connection *c, unsigned status,
+                             struct MHD_Response *r, uint64_t bytes, const char *encoding)
 {
     if (!r)
         return MHD_NO;
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    if (cs) {
+        cs->status = status;
+        cs->bytes = strcmp(cs->method, "HEAD") == 0 || status == 304 ? 0 : bytes;
+        cs->encoding = encoding;
+    }
+    return MHD_queue_response(c, status, r);
+}
+
+/* The same for a response built for this request only. */
+static enum MHD_Result queue_owned(conn_state *cs, struct MHD_Connection *c, unsigned status,
+                                   struct MHD_Response *r, uint64_t bytes)
+{
+    if (!r)
+        return MHD_NO;
+    enum MHD_Result ret = queue(cs, c, status, r, bytes, NULL);
     MHD_destroy_response(r);
     return ret;
 }
 
-static enum MHD_Result serve_range(server *srv, struct MHD_Connection *c, const route_result *res)
+static enum MHD_Result queue_error(server *srv, conn_state *cs, struct MHD_Connection *c,
+                                   unsigned status)
 {
-    const site_entry *e = res->entry;
-    char cr[96];
-    struct MHD_Response *r;
-    if (res->kind == ROUTE_PARTIAL) {
-        r = entry_body(e, res->range_start, res->range_len);
-        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)res->range_start,
-                 (unsigned long long)(res->range_start + res->range_len - 1),
-                 (unsigned long long)e->size);
-    } else {
-        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)e->size);
-    }
-    if (!r)
-        return MHD_NO;
-    add_entry_headers(srv->cfg, r, e, NULL, 1);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-    return queue_owned(c, res->status, r);
+    for (int i = 0; i < N_ERRORS; i++)
+        if (error_status[i] == status)
+            return queue(cs, c, status, srv->errors[i], strlen(error_body[i]), NULL);
+    return MHD_NO;
 }
 
 /*
@@ -275,27 +177,45 @@ static enum MHD_Result serve_range(server *srv, struct MHD_Connection *c, const 
  * Content-Length, or stall at a truncation: refuse instead. One fstat per
  * large-file request, small next to the transfer itself.
  */
-static int changed_on_disk(const site_entry *e)
+static int changed_on_disk(const route_result *res)
 {
+    const site_entry *e = res->entry;
+    const site_variant *v = res->variant;
+    int fd = v ? v->fd : e->fd;
+    uint64_t size = v ? v->size : e->size;
+    time_t mtime = v ? v->mtime : e->mtime;
     struct stat st;
-    if (e->fd < 0)
+    if (fd < 0)
         return 0;
-    if (fstat(e->fd, &st) == 0 && (uint64_t)st.st_size == e->size && st.st_mtime == e->mtime)
+    if (fstat(fd, &st) == 0 && (uint64_t)st.st_size == size && st.st_mtime == mtime)
         return 0;
-    fprintf(stderr, "tomed: [error] %s changed on disk since it was loaded; answering 503 "
-                    "until the site is loaded again\n", e->path);
+    fprintf(stderr, "tomed: [error] %s%s changed on disk since it was loaded; answering 503 "
+                    "until the site is loaded again\n",
+            e->path, v ? encoding_suffix(v->encoding) : "");
     return 1;
 }
 
-static const entry_responses *representation(const route_result *res)
+static enum MHD_Result serve_metrics(server *srv, conn_state *cs, struct MHD_Connection *c)
 {
-    return res->variant ? res->variant->server_data : res->entry->server_data;
+    size_t len = 0;
+    char *text = metrics_render(srv->metrics, &len);
+    if (!text)
+        return queue_error(srv, cs, c, 503);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    return queue_owned(cs, c, 200, r, len);
 }
 
 /* Decide and queue the answer for a request. */
-static enum MHD_Result respond(server *srv, struct MHD_Connection *c, const char *url,
-                               const char *method, const site_snapshot *snap)
+static enum MHD_Result respond(listener *l, conn_state *cs, struct MHD_Connection *c,
+                               const char *url, const char *method)
 {
+    server *srv = l->srv;
     route_request rq = {
         .method = method,
         .path = url,
@@ -307,41 +227,47 @@ static enum MHD_Result respond(server *srv, struct MHD_Connection *c, const char
         .if_range = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE),
         .accept_encoding =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING),
+        .admin = l->admin,
     };
     char query[QUERY_MAX], location[LOCATION_MAX];
-    query_buf q = {query, 0, sizeof query};
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
-    if (q.n >= q.cap)
-        return MHD_queue_response(c, 414, srv->errors[3]);
-    query[q.n] = '\0';
-    rq.query = q.n ? query : NULL;
+    size_t qn = raw_query(c, query, sizeof query);
+    if (qn == (size_t)-1)
+        return queue_error(srv, cs, c, 414);
+    rq.query = qn ? query : NULL;
 
     route_result res;
-    route_decide(srv->cfg, snap, &rq, &res, location, sizeof location);
-    if ((res.kind == ROUTE_FILE || res.kind == ROUTE_PARTIAL) && !res.variant &&
-        changed_on_disk(res.entry))
-        return MHD_queue_response(c, 503, srv->errors[4]);
+    route_decide(srv->cfg, cs->snap, &rq, &res, location, sizeof location);
+    if ((res.kind == ROUTE_FILE || res.kind == ROUTE_PARTIAL) && changed_on_disk(&res))
+        return queue_error(srv, cs, c, 503);
+
     switch (res.kind) {
-    case ROUTE_FILE:
-        return MHD_queue_response(c, res.status, representation(&res)->full);
+    case ROUTE_FILE: {
+        const entry_responses *er = responses_of(&res);
+        return queue(cs, c, res.status, er->full, er->size,
+                     res.variant ? encoding_name(res.variant->encoding) : NULL);
+    }
     case ROUTE_NOT_MODIFIED:
-        return MHD_queue_response(c, 304, representation(&res)->not_modified);
+        return queue(cs, c, 304, responses_of(&res)->not_modified, 0, NULL);
     case ROUTE_PARTIAL:
     case ROUTE_UNSATISFIABLE:
-        return serve_range(srv, c, &res);
+        return queue_owned(cs, c, res.status, responses_range(srv->cfg, &res),
+                           res.kind == ROUTE_PARTIAL ? res.range_len : 0);
     case ROUTE_HEALTH:
-        return MHD_queue_response(c, 200, srv->health);
+        return queue(cs, c, 200, srv->health, 3, NULL);
+    case ROUTE_READY:
+        if (atomic_load_explicit(&srv->draining, memory_order_relaxed))
+            return queue(cs, c, 503, srv->not_ready, 9, NULL);
+        return queue(cs, c, 200, srv->ready, 6, NULL);
+    case ROUTE_METRICS:
+        return serve_metrics(srv, cs, c);
     case ROUTE_ERROR:
-        for (int i = 0; i < N_ERRORS; i++)
-            if (error_status[i] == res.status)
-                return MHD_queue_response(c, res.status, srv->errors[i]);
-        return MHD_NO;
+        return queue_error(srv, cs, c, res.status);
     case ROUTE_REDIRECT: {
-        struct MHD_Response *r = text_response(srv->cfg, "", "no-cache");
+        struct MHD_Response *r = responses_text(srv->cfg, "", "no-cache");
         if (!r)
             return MHD_NO;
         MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, res.location);
-        return queue_owned(c, res.status, r);
+        return queue_owned(cs, c, res.status, r, 0);
     }
     }
     return MHD_NO;
@@ -354,43 +280,138 @@ static int has_body(struct MHD_Connection *c)
            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
+static conn_state *connection_state(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size, void **req_cls)
 {
-    (void)version;
     (void)upload_data;
-    server *srv = cls;
+    listener *l = cls;
+    server *srv = l->srv;
     if (*req_cls == NULL) {
+        conn_state *cs = connection_state(c);
+        if (!cs)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &cs->start);
+        cs->snap = site_live_acquire(&srv->live);
+        cs->method = method;
+        cs->path = url;
+        cs->protocol = version;
+        cs->status = 0;
+        cs->bytes = 0;
+        cs->encoding = NULL;
+        cs->counted = 1;
         atomic_fetch_add_explicit(&srv->in_flight, 1, memory_order_relaxed);
-        site_snapshot *snap = site_live_acquire(&srv->live);
-        *req_cls = snap ? (void *)snap : (void *)srv; /* non-NULL marks "seen" */
+        *req_cls = cs;
         /* A request with a body (a POST, or a GET with Content-Length) is
          * answered now, before its body: libmicrohttpd then closes the
          * connection instead of making us read a body we would throw away. */
         if (has_body(c))
-            return respond(srv, c, url, method, snap);
+            return respond(l, cs, c, url, method);
         return MHD_YES; /* the two-call pattern: answer on the next call */
     }
     if (*upload_data_size) {
         *upload_data_size = 0; /* only reached if the answer was already queued */
         return MHD_YES;
     }
-    return respond(srv, c, url, method, *req_cls == srv ? NULL : *req_cls);
+    return respond(l, *req_cls, c, url, method);
+}
+
+static uint64_t elapsed_us(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t us = (int64_t)(now.tv_sec - start->tv_sec) * 1000000 +
+                 (now.tv_nsec - start->tv_nsec) / 1000;
+    return us > 0 ? (uint64_t)us : 0;
+}
+
+static void log_request(server *srv, struct MHD_Connection *c, const conn_state *cs,
+                        uint64_t us)
+{
+    char line[LOG_LINE_MAX], query[2048];
+    size_t qn = raw_query(c, query, sizeof query);
+    log_access a = {
+        .remote = cs->remote,
+        .method = cs->method,
+        .path = cs->path,
+        .query = qn && qn != (size_t)-1 ? query : NULL,
+        .protocol = cs->protocol,
+        .status = cs->status,
+        .bytes = cs->bytes,
+        .duration_us = us,
+        .encoding = cs->encoding,
+        .user_agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT),
+        .referer = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_REFERER),
+    };
+    clock_gettime(CLOCK_REALTIME, &a.time);
+    size_t n = log_format_access(srv->log_format, &a, line, sizeof line);
+    if (n)
+        log_write_access(line, n);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     (void)toe;
-    server *srv = cls;
-    if (*req_cls == NULL)
+    listener *l = cls;
+    server *srv = l->srv;
+    conn_state *cs = *req_cls;
+    if (!cs)
         return;
-    if (*req_cls != srv)
-        site_snapshot_unref(*req_cls);
+    if (cs->status) {
+        uint64_t us = elapsed_us(&cs->start);
+        metrics_request(srv->metrics, cs->method, cs->status, cs->encoding, cs->bytes, us);
+        if (srv->log_format != LOG_OFF)
+            log_request(srv, c, cs, us);
+    }
+    site_snapshot_unref(cs->snap);
+    cs->snap = NULL;
     *req_cls = NULL;
-    atomic_fetch_sub_explicit(&srv->in_flight, 1, memory_order_release);
+    if (cs->counted) {
+        cs->counted = 0;
+        atomic_fetch_sub_explicit(&srv->in_flight, 1, memory_order_release);
+    }
+}
+
+static void format_remote(const struct sockaddr *sa, char *out, size_t cap)
+{
+    out[0] = '-';
+    out[1] = '\0';
+    if (!sa)
+        return;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)cap);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    listener *l = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_state *cs = calloc(1, sizeof *cs);
+        if (cs && l->srv->log_format != LOG_OFF) {
+            const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+            format_remote(ci ? ci->client_addr : NULL, cs->remote, sizeof cs->remote);
+        }
+        *socket_context = cs; /* NULL when out of memory: its requests are refused */
+        metrics_connection(l->srv->metrics, +1);
+    } else {
+        free(*socket_context);
+        *socket_context = NULL;
+        metrics_connection(l->srv->metrics, -1);
+    }
 }
 
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
@@ -402,16 +423,18 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    fprintf(stderr, "tomed: [error] libmicrohttpd: %s\n", msg);
+    /* mostly a client's malformed request or a connection limit: worth a
+     * line, not an alarm */
+    fprintf(stderr, "tomed: [warn] libmicrohttpd: %s\n", msg);
 }
 
 /* Bind the listening socket ourselves, so a failure names the address and errno. */
-static int open_listener(const tomed_config *cfg, int *is_v6, tomed_error *err)
+static int open_listener(const char *what, const char *addr, int *is_v6, tomed_error *err)
 {
     char host[256];
     unsigned port;
-    if (config_parse_listen(cfg->listen, host, sizeof host, &port) < 0)
-        return error_set(err, TOMED_EXIT_CONFIG, "listen: bad address \"%s\"", cfg->listen);
+    if (config_parse_listen(addr, host, sizeof host, &port) < 0)
+        return error_set(err, TOMED_EXIT_CONFIG, "%s: bad address \"%s\"", what, addr);
     char portstr[8];
     snprintf(portstr, sizeof portstr, "%u", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -419,7 +442,7 @@ static int open_listener(const tomed_config *cfg, int *is_v6, tomed_error *err)
     struct addrinfo *ai = NULL;
     int rc = getaddrinfo(host[0] ? host : "0.0.0.0", portstr, &hints, &ai);
     if (rc != 0)
-        return error_set(err, TOMED_EXIT_RUNTIME, "cannot listen on %s: %s", cfg->listen,
+        return error_set(err, TOMED_EXIT_RUNTIME, "%s: cannot listen on %s: %s", what, addr,
                          gai_strerror(rc));
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int one = 1, saved = 0;
@@ -429,7 +452,7 @@ static int open_listener(const tomed_config *cfg, int *is_v6, tomed_error *err)
         if (fd >= 0)
             close(fd);
         freeaddrinfo(ai);
-        return error_set(err, TOMED_EXIT_RUNTIME, "cannot listen on %s: %s", cfg->listen,
+        return error_set(err, TOMED_EXIT_RUNTIME, "%s: cannot listen on %s: %s", what, addr,
                          strerror(saved));
     }
     *is_v6 = ai->ai_family == AF_INET6;
@@ -456,22 +479,110 @@ static unsigned thread_count(const tomed_config *cfg)
     return n > 0 ? (unsigned)n : 1;
 }
 
+static int start_listener(server *srv, listener *l, int admin, const char *addr,
+                          unsigned threads, tomed_error *err)
+{
+    const tomed_config *cfg = srv->cfg;
+    const char *what = admin ? "admin.listen" : "listen";
+    int v6 = 0;
+    l->srv = srv;
+    l->admin = admin;
+    l->fd = open_listener(what, addr, &v6, err);
+    if (l->fd < 0)
+        return -1;
+    l->port = bound_port(l->fd);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | (cfg->turbo ? MHD_USE_TURBO : 0) |
+                     (v6 ? MHD_USE_IPv6 : 0);
+    /* Request headers must fit libmicrohttpd's per-connection buffer; leave room
+     * for headers beyond the longest URL we accept. */
+    size_t mem_limit = cfg->max_url_length * 2u + 32768u;
+    /* One internal polling thread, or a pool of them each with its own epoll
+     * set and accept; the pool option is only given when there is a pool. */
+    struct MHD_OptionItem pool[] = {
+        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    l->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, l,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, l->fd,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem_limit,
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+        MHD_OPTION_ARRAY, pool,
+        MHD_OPTION_END);
+    if (!l->daemon)
+        return error_set(err, TOMED_EXIT_RUNTIME, "%s: cannot start the HTTP daemon on %s", what,
+                         addr);
+    return 0;
+}
+
+static void stop_listener(listener *l)
+{
+    if (l->daemon)
+        MHD_stop_daemon(l->daemon);
+    l->daemon = NULL;
+    if (l->fd >= 0)
+        close(l->fd);
+    l->fd = -1;
+}
+
 static void server_free(server *srv)
 {
     if (!srv)
         return;
     precompress_stop(srv->compressor);
-    if (srv->daemon)
-        MHD_stop_daemon(srv->daemon);
-    if (srv->listen_fd >= 0)
-        close(srv->listen_fd);
+    stop_listener(&srv->pub);
+    stop_listener(&srv->admin);
     site_live_swap(&srv->live, NULL);
-    if (srv->health)
-        MHD_destroy_response(srv->health);
+    struct MHD_Response *rs[] = {srv->health, srv->ready, srv->not_ready};
+    for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++)
+        if (rs[i])
+            MHD_destroy_response(rs[i]);
     for (int i = 0; i < N_ERRORS; i++)
         if (srv->errors[i])
             MHD_destroy_response(srv->errors[i]);
+    metrics_free(srv->metrics);
     free(srv);
+}
+
+/* precompress hook: give a freshly compressed variant its responses. */
+static int prepare_variant(const site_entry *e, site_variant *v, void *ctx)
+{
+    server *srv = ctx;
+    return responses_prepare_variant(srv->cfg, e, v);
+}
+
+static uint64_t compressed_bytes(const site_snapshot *s)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->n_entries; i++)
+        for (int k = ENC_BR; k < ENC_COUNT; k++) {
+            const site_variant *v = site_entry_variant(&s->entries[i], (enum encoding)k);
+            n += v ? v->size : 0;
+        }
+    return n;
+}
+
+static int build_fixed_responses(server *srv, tomed_error *err)
+{
+    const tomed_config *cfg = srv->cfg;
+    srv->health = responses_text(cfg, "ok\n", "no-store");
+    srv->ready = responses_text(cfg, "ready\n", "no-store");
+    srv->not_ready = responses_text(cfg, "draining\n", "no-store");
+    int ok = srv->health && srv->ready && srv->not_ready;
+    for (int i = 0; i < N_ERRORS; i++)
+        ok = ok && (srv->errors[i] = responses_text(cfg, error_body[i], "no-cache")) != NULL;
+    if (!ok)
+        return error_set(err, TOMED_EXIT_RUNTIME, "out of memory");
+    MHD_add_response_header(srv->errors[2], MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    return 0;
 }
 
 int server_start(const tomed_config *cfg, site_snapshot *snap, server **out, tomed_error *err)
@@ -483,58 +594,35 @@ int server_start(const tomed_config *cfg, site_snapshot *snap, server **out, tom
         return error_set(err, TOMED_EXIT_RUNTIME, "out of memory");
     }
     srv->cfg = cfg;
-    srv->listen_fd = -1;
+    srv->pub.fd = srv->admin.fd = -1;
     atomic_init(&srv->live.current, NULL);
     atomic_init(&srv->live.acquiring, 0);
     atomic_init(&srv->in_flight, 0);
-    if (prepare_snapshot(cfg, snap, err) < 0) {
+    atomic_init(&srv->draining, 0);
+    int fmt = log_parse_format(cfg->access_log);
+    srv->log_format = fmt < 0 ? LOG_OFF : (enum log_format)fmt;
+    srv->metrics = metrics_new(time(NULL));
+    if (!srv->metrics) {
         site_snapshot_unref(snap);
-        goto fail;
-    }
-    site_live_swap(&srv->live, snap);
-
-    srv->health = text_response(cfg, "ok\n", "no-store");
-    for (int i = 0; i < N_ERRORS; i++)
-        if (!(srv->errors[i] = text_response(cfg, error_body[i], "no-cache"))) {
-            error_set(err, TOMED_EXIT_RUNTIME, "out of memory");
-            goto fail;
-        }
-    if (!srv->health) {
         error_set(err, TOMED_EXIT_RUNTIME, "out of memory");
         goto fail;
     }
-    MHD_add_response_header(srv->errors[2], MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-
-    int v6 = 0;
-    srv->listen_fd = open_listener(cfg, &v6, err);
-    if (srv->listen_fd < 0)
-        goto fail;
-    srv->port = bound_port(srv->listen_fd);
-
-    unsigned threads = thread_count(cfg);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_TURBO | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    /* Request headers must fit libmicrohttpd's per-connection buffer; leave room
-     * for headers beyond the longest URL we accept. */
-    size_t mem_limit = cfg->max_url_length * 2u + 32768u;
-    srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem_limit,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_END);
-    if (!srv->daemon) {
-        error_set(err, TOMED_EXIT_RUNTIME, "cannot start the HTTP daemon on %s", cfg->listen);
+    if (responses_prepare_snapshot(cfg, snap, err) < 0) {
+        site_snapshot_unref(snap);
         goto fail;
     }
+    metrics_snapshot(srv->metrics, snap->generation, snap->n_entries, snap->total_bytes,
+                     compressed_bytes(snap));
+    site_live_swap(&srv->live, snap);
+    if (build_fixed_responses(srv, err) < 0)
+        goto fail;
+
+    if (start_listener(srv, &srv->pub, 0, cfg->listen, thread_count(cfg), err) < 0)
+        goto fail;
+    if (cfg->admin_listen && cfg->admin_listen[0] &&
+        start_listener(srv, &srv->admin, 1, cfg->admin_listen, 1, err) < 0)
+        goto fail;
+
     /* Serving starts now, with identity bytes; variants appear as they are made. */
     if (cfg->compress_memory_max > 0)
         srv->compressor = precompress_start(snap, cfg, prepare_variant, srv);
@@ -547,7 +635,31 @@ fail:
 
 unsigned server_port(const server *srv)
 {
-    return srv->port;
+    return srv->pub.port;
+}
+
+unsigned server_admin_port(const server *srv)
+{
+    return srv->admin.daemon ? srv->admin.port : 0;
+}
+
+void server_begin_drain(server *srv)
+{
+    atomic_store(&srv->draining, 1);
+}
+
+void server_poll(server *srv)
+{
+    /* The compressor's result reaches the snapshot gauges once it is done. */
+    if (srv->compressor && precompress_done(srv->compressor)) {
+        site_snapshot *s = site_live_acquire(&srv->live);
+        if (s)
+            metrics_snapshot(srv->metrics, s->generation, s->n_entries, s->total_bytes,
+                             compressed_bytes(s));
+        site_snapshot_unref(s);
+        precompress_stop(srv->compressor);
+        srv->compressor = NULL;
+    }
 }
 
 void server_stop(server *srv, unsigned timeout_s)
@@ -555,10 +667,10 @@ void server_stop(server *srv, unsigned timeout_s)
     if (!srv)
         return;
     /* Stop accepting first: the kernel refuses new connections from here on. */
-    MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
-    if (lfd != MHD_INVALID_SOCKET && lfd == srv->listen_fd) {
-        close(srv->listen_fd);
-        srv->listen_fd = -1;
+    MHD_socket lfd = MHD_quiesce_daemon(srv->pub.daemon);
+    if (lfd != MHD_INVALID_SOCKET && lfd == srv->pub.fd) {
+        close(srv->pub.fd);
+        srv->pub.fd = -1;
     }
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);

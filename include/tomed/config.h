@@ -38,6 +38,8 @@ typedef struct tomed_config {
     char *listen;            /* "127.0.0.1:4173", "[::]:8080", ":8080" */
     char *base;              /* mount base: "/" or "/x" without trailing slash */
     char *health_path;       /* liveness endpoint, outside the base ("" disables) */
+    char *readiness_path;    /* readiness: 200 when serving, 503 while draining ("" disables) */
+    char *metrics_path;      /* Prometheus exposition ("" disables) */
     char *not_found_page;    /* site file served with 404 ("" disables), default "404.html" */
     char *spa_fallback;      /* site file served with 200 for unknown page paths, "" = none */
 
@@ -64,12 +66,19 @@ typedef struct tomed_config {
     unsigned max_url_length;         /* longer request paths answer 414 */
     unsigned threads;                /* 0 = one per CPU core */
     unsigned shutdown_timeout_s;     /* drain bound after SIGTERM */
+    unsigned drain_delay_s;          /* after SIGTERM, answer readiness 503 this long before
+                                        refusing connections, so the endpoint leaves the Service */
+    unsigned turbo;                  /* libmicrohttpd's opportunistic reads/writes */
 
     /* Compression of compressible types, once per file, in the background. */
     uint64_t compress_min_size;      /* smaller files are sent as they are */
     uint64_t compress_memory_max;    /* cap on bytes of generated variants; 0 disables */
     unsigned brotli_quality;         /* 0..11 */
     unsigned gzip_level;             /* 1..9 */
+
+    char *access_log;        /* "off", "clf" or "json" (stdout) */
+    char *admin_listen;      /* a second listener serving only health, readiness, metrics; "" none */
+    unsigned admin_on_public;/* also answer health/readiness/metrics on the public listener */
 
     char *config_file;       /* the YAML file that was read, or NULL */
 

@@ -21,6 +21,7 @@ typedef struct route_request {
     const char *range;
     const char *if_range;
     const char *accept_encoding;
+    int admin;                 /* on the admin listener: only the operational endpoints */
 } route_request;
 
 enum route_kind {
@@ -31,6 +32,8 @@ enum route_kind {
     ROUTE_UNSATISFIABLE,/* 416 for entry */
     ROUTE_REDIRECT,    /* 308 to location */
     ROUTE_HEALTH,      /* 200 liveness answer */
+    ROUTE_READY,       /* readiness: the server answers 200, or 503 while draining */
+    ROUTE_METRICS,     /* the Prometheus exposition */
     ROUTE_ERROR,       /* a bare status: 400, 404, 405, 414 */
 };
 

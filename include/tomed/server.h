@@ -22,6 +22,16 @@ int server_start(const tomed_config *cfg, site_snapshot *snap, server **out, tom
 /* The port actually bound (differs from the configured one when that was 0). */
 unsigned server_port(const server *srv);
 
+/* The admin listener's bound port, or 0 when there is none. */
+unsigned server_admin_port(const server *srv);
+
+/* After SIGTERM: readiness answers 503 from now on; everything else is still served. */
+void server_begin_drain(server *srv);
+
+/* Housekeeping from the main thread, about once a second (publishes the
+ * compressor's totals to the metrics when it has finished). */
+void server_poll(server *srv);
+
 /*
  * Graceful stop: close the listening socket so new connections are refused,
  * let requests in flight finish for at most timeout_s seconds, then stop the

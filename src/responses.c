@@ -1,0 +1,175 @@
+/*
+ * responses — build the libmicrohttpd responses of a snapshot once, so the
+ * request path only queues them.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tomed/encoding.h"
+#include "tomed/policy.h"
+#include "tomed/responses.h"
+
+static void add_security_headers(const tomed_config *cfg, struct MHD_Response *r)
+{
+    policy_header h[8];
+    size_t n = policy_security_headers(cfg, h, 8);
+    for (size_t i = 0; i < n; i++)
+        MHD_add_response_header(r, h[i].name, h[i].value);
+}
+
+/*
+ * Headers every response for an entry carries, whichever representation:
+ * RFC 9110 §15.4.5 wants the same caching headers on a 304 as on the 200, and
+ * a negotiable resource must say Vary: Accept-Encoding on all of them, the
+ * identity one included, or a shared cache could hand brotli to a client that
+ * cannot read it. v is the variant, or NULL for the identity bytes.
+ */
+static void add_entry_headers(const tomed_config *cfg, struct MHD_Response *r, const site_entry *e,
+                              const site_variant *v, int with_body_headers)
+{
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, v ? v->etag : e->etag);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, e->last_modified);
+    if (e->cache_control && e->cache_control[0])
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, e->cache_control);
+    if (e->negotiable)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    if (!with_body_headers)
+        return;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->mime);
+    if (v)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, encoding_name(v->encoding));
+    else
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    add_security_headers(cfg, r);
+}
+
+/* A response for bytes [off, off+len) held in data or behind fd; the caller owns it. */
+static struct MHD_Response *body_response(const unsigned char *data, int fd, uint64_t off,
+                                          uint64_t len)
+{
+    if (data)
+        return MHD_create_response_from_buffer((size_t)len, (void *)(uintptr_t)(data + off),
+                                               MHD_RESPMEM_PERSISTENT);
+    /* libmicrohttpd closes the descriptor with the response; the snapshot keeps its own. */
+    int dupfd = dup(fd);
+    if (dupfd < 0)
+        return NULL;
+    struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(len, dupfd, off);
+    if (!r)
+        close(dupfd);
+    return r;
+}
+
+static struct MHD_Response *entry_body(const site_entry *e, uint64_t off, uint64_t len)
+{
+    return body_response(e->data, e->fd, off, len);
+}
+
+static void responses_free(entry_responses *er)
+{
+    if (!er)
+        return;
+    if (er->full)
+        MHD_destroy_response(er->full);
+    if (er->not_modified)
+        MHD_destroy_response(er->not_modified);
+    free(er);
+}
+
+/* The 200 and 304 of one representation, built once. NULL when out of memory. */
+static entry_responses *responses_new(const tomed_config *cfg, const site_entry *e,
+                                      const site_variant *v)
+{
+    entry_responses *er = calloc(1, sizeof *er);
+    if (!er)
+        return NULL;
+    er->full = v ? body_response(v->data, v->fd, 0, v->size) : entry_body(e, 0, e->size);
+    er->not_modified = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!er->full || !er->not_modified) {
+        responses_free(er);
+        return NULL;
+    }
+    add_entry_headers(cfg, er->full, e, v, 1);
+    add_entry_headers(cfg, er->not_modified, e, v, 0);
+    er->size = v ? v->size : e->size;
+    return er;
+}
+
+static void release_entry(site_entry *e, void *ctx)
+{
+    (void)ctx;
+    responses_free(e->server_data);
+    e->server_data = NULL;
+    for (int k = ENC_BR; k < ENC_COUNT; k++) {
+        site_variant *v = site_entry_variant(e, (enum encoding)k);
+        if (v) {
+            responses_free(v->server_data);
+            v->server_data = NULL;
+        }
+    }
+}
+
+int responses_prepare_variant(const tomed_config *cfg, const site_entry *e, site_variant *v)
+{
+    v->server_data = responses_new(cfg, e, v);
+    return v->server_data ? 0 : -1;
+}
+
+const entry_responses *responses_of(const route_result *res)
+{
+    return res->variant ? res->variant->server_data : res->entry->server_data;
+}
+
+int responses_prepare_snapshot(const tomed_config *cfg, site_snapshot *snap, tomed_error *err)
+{
+    snap->release = release_entry;
+    for (size_t i = 0; i < snap->n_entries; i++) {
+        site_entry *e = &snap->entries[i];
+        if (!(e->server_data = responses_new(cfg, e, NULL)))
+            return error_set(err, TOMED_EXIT_RUNTIME, "%s: cannot prepare response", e->path);
+        for (int k = ENC_BR; k < ENC_COUNT; k++) {
+            site_variant *v = site_entry_variant(e, (enum encoding)k);
+            if (v && !(v->server_data = responses_new(cfg, e, v)))
+                return error_set(err, TOMED_EXIT_RUNTIME, "%s: cannot prepare response", e->path);
+        }
+    }
+    return 0;
+}
+
+struct MHD_Response *responses_text(const tomed_config *cfg, const char *body,
+                                    const char *cache_control)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return NULL;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
+    add_security_headers(cfg, r);
+    return r;
+}
+
+struct MHD_Response *responses_range(const tomed_config *cfg, const route_result *res)
+{
+    const site_entry *e = res->entry;
+    char cr[96];
+    struct MHD_Response *r;
+    if (res->kind == ROUTE_PARTIAL) {
+        r = entry_body(e, res->range_start, res->range_len);
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)res->range_start,
+                 (unsigned long long)(res->range_start + res->range_len - 1),
+                 (unsigned long long)e->size);
+    } else {
+        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)e->size);
+    }
+    if (!r)
+        return NULL;
+    add_entry_headers(cfg, r, e, NULL, 1);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    return r;
+}
+
