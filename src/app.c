@@ -5,11 +5,15 @@
  * the one place that prints them and turns them into an exit status, so every
  * failure looks the same to a person and to Kubernetes.
  */
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <microhttpd.h>
@@ -23,6 +27,7 @@
 #include "tomed/server.h"
 #include "tomed/site.h"
 #include "tomed/sveltekit.h"
+#include "tomed/watch.h"
 
 static void print_version(void)
 {
@@ -124,6 +129,8 @@ static int cmd_check(const tomed_config *cfg, tomed_error *err)
     return 0;
 }
 
+static int event_loop(const tomed_config *cfg, server *srv, const sigset_t *set, watcher *w);
+
 static int cmd_serve(const tomed_config *cfg, tomed_error *err)
 {
     /* Block the signals we wait for before any thread exists, so every
@@ -151,33 +158,94 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
                 cfg->readiness_path, cfg->metrics_path, server_admin_port(srv));
     site_snapshot_unref(snap);
 
-    struct timespec tick = {1, 0};
+    watcher *w = NULL;
+    if (cfg->reload_watch) {
+        tomed_error werr = {0};
+        if (!(w = watch_start(cfg->root, &werr)))
+            fprintf(stderr, "tomed: [warn] %s; reload with SIGHUP instead\n", werr.msg);
+    }
+    int rc = event_loop(cfg, srv, &set, w);
+    watch_free(w);
+    return rc;
+}
+
+static void reload(server *srv, const char *why)
+{
+    tomed_error err = {0};
+    if (server_reload(srv, &err) < 0)
+        fprintf(stderr, "tomed: [error] reload (%s) failed, still serving the previous site: %s\n",
+                why, err.msg);
+}
+
+/* Stop: readiness first, then (after drain_delay) the listener, then wait for
+ * requests in flight. */
+static int shut_down(const tomed_config *cfg, server *srv, int sfd, int sig)
+{
+    const char *name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+    server_begin_drain(srv);
+    if (cfg->drain_delay_s > 0) {
+        /* Kubernetes removes the endpoint only after readiness fails; keep
+         * serving meanwhile. A second signal cuts the wait short. */
+        fprintf(stderr, "tomed: [notice] %s: readiness now 503; serving %us more before "
+                        "draining\n", name, cfg->drain_delay_s);
+        struct pollfd p = {.fd = sfd, .events = POLLIN};
+        poll(&p, 1, (int)(cfg->drain_delay_s > 86400 ? 86400 : cfg->drain_delay_s) * 1000);
+    }
+    fprintf(stderr, "tomed: [notice] %s: draining (at most %us)\n", name, cfg->shutdown_timeout_s);
+    server_stop(srv, cfg->shutdown_timeout_s);
+    fprintf(stderr, "tomed: [notice] stopped\n");
+    return 0;
+}
+
+/*
+ * The main thread's loop: signals (through a signalfd, so they are ordinary
+ * events), inotify with a quiet period (a build writes hundreds of files in a
+ * burst; reload once, after it), and a one-second housekeeping tick.
+ */
+static int event_loop(const tomed_config *cfg, server *srv, const sigset_t *set, watcher *w)
+{
+    enum { QUIET_MS = 300 };
+    int sfd = signalfd(-1, set, SFD_CLOEXEC);
+    if (sfd < 0) {
+        fprintf(stderr, "tomed: [crit] signalfd: %s\n", strerror(errno));
+        server_stop(srv, cfg->shutdown_timeout_s);
+        return -1;
+    }
+    int pending = 0; /* a change seen, waiting for the quiet period */
     for (;;) {
-        int sig = sigtimedwait(&set, NULL, &tick);
-        if (sig < 0) {
+        struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = w ? watch_fd(w) : -1, .events = POLLIN}};
+        int n = poll(p, 2, pending ? QUIET_MS : 1000);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n == 0) {
+            if (pending) {
+                pending = 0;
+                watch_rearm(w); /* first, so changes made during the reload are seen */
+                reload(srv, "files changed");
+            }
             server_poll(srv);
             continue;
         }
-        if (sig == SIGHUP) {
-            fprintf(stderr, "tomed: [notice] SIGHUP ignored: this build has no live reload\n");
+        if (p[1].revents & POLLIN)
+            pending |= watch_drain(w);
+        if (!(p[0].revents & POLLIN))
+            continue;
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si)
+            continue;
+        if (si.ssi_signo == SIGHUP) {
+            if (w)
+                watch_rearm(w);
+            reload(srv, "SIGHUP");
             continue;
         }
-        const char *name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
-        server_begin_drain(srv);
-        if (cfg->drain_delay_s > 0) {
-            /* Kubernetes removes the endpoint only after readiness fails; keep
-             * serving meanwhile. A second signal cuts the wait short. */
-            fprintf(stderr, "tomed: [notice] %s: readiness now 503; serving %us more before "
-                            "draining\n", name, cfg->drain_delay_s);
-            struct timespec delay = {(time_t)cfg->drain_delay_s, 0};
-            sigtimedwait(&set, NULL, &delay);
-        }
-        fprintf(stderr, "tomed: [notice] %s: draining (at most %us)\n", name,
-                cfg->shutdown_timeout_s);
-        server_stop(srv, cfg->shutdown_timeout_s);
-        fprintf(stderr, "tomed: [notice] stopped\n");
-        return 0;
+        int rc = shut_down(cfg, srv, sfd, (int)si.ssi_signo);
+        close(sfd);
+        return rc;
     }
+    close(sfd);
+    server_stop(srv, cfg->shutdown_timeout_s);
+    return -1;
 }
 
 int app_main(int argc, char **argv, char **envp)

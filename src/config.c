@@ -113,6 +113,8 @@ static const struct key_def keys[] = {
     {"log.access", K_ACCESSLOG, F(access_log), "json", "clf", 0, 0},
     {"admin.listen", K_ADMIN, F(admin_listen), "", NULL, 0, 0},
     {"admin.on_public_listener", K_BOOL, F(admin_on_public), "true", NULL, 0, 1},
+    {"reload.watch", K_BOOL, F(reload_watch), "false", "true", 0, 1},
+    {"reload.keep_previous", K_DURATION, F(keep_previous_s), "10m", NULL, 0, UINT_MAX},
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])

@@ -242,6 +242,11 @@ void route_decide(const tomed_config *cfg, const site_snapshot *snap, const rout
     }
     if ((e = site_find(snap, buf, sl)) != NULL)
         return conditional(res, req, e);
+    if (strncmp(buf, "/_app/immutable/", 16) == 0) {
+        not_found(res, req, snap, buf);
+        res->immutable_miss = 1;
+        return;
+    }
     if ((e = find_with(snap, buf, sl, cap, ".html")) != NULL)
         return conditional(res, req, e);
     /* trailingSlash: 'always' builds write about/index.html: move to "/about/" */

@@ -58,6 +58,7 @@ typedef struct listener {
  */
 typedef struct conn_state {
     site_snapshot *snap;        /* reference held for the request in flight */
+    site_snapshot *prev;        /* the previous generation, when the answer came from it */
     struct timespec start;
     const char *method, *path, *protocol; /* libmicrohttpd's, valid until completion */
     unsigned status;
@@ -71,6 +72,8 @@ struct server {
     const tomed_config *cfg;
     listener pub, admin;
     site_live live;
+    site_live previous;          /* the generation before the last reload */
+    _Atomic int64_t previous_until; /* CLOCK_MONOTONIC seconds; after it, previous is ignored */
     atomic_uint in_flight;
     atomic_int draining;
     enum log_format log_format;
@@ -211,6 +214,38 @@ static enum MHD_Result serve_metrics(server *srv, conn_state *cs, struct MHD_Con
     return queue_owned(cs, c, 200, r, len);
 }
 
+static int64_t now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec;
+}
+
+/*
+ * Version skew: a browser that loaded a page just before a reload asks for
+ * that build's hashed chunks, which the new build may not have. For a while
+ * they are answered from the previous generation; the request keeps a
+ * reference to it until it completes.
+ */
+static void from_previous(server *srv, conn_state *cs, const route_request *rq, route_result *res,
+                          char *location, size_t cap)
+{
+    if (now_s() >= atomic_load_explicit(&srv->previous_until, memory_order_relaxed))
+        return;
+    site_snapshot *prev = site_live_acquire(&srv->previous);
+    if (!prev)
+        return;
+    route_result old;
+    route_decide(srv->cfg, prev, rq, &old, location, cap);
+    if (old.kind == ROUTE_NOT_MODIFIED || old.kind == ROUTE_PARTIAL ||
+        old.kind == ROUTE_UNSATISFIABLE || (old.kind == ROUTE_FILE && old.status == 200)) {
+        *res = old;
+        cs->prev = prev;
+        return;
+    }
+    site_snapshot_unref(prev);
+}
+
 /* Decide and queue the answer for a request. */
 static enum MHD_Result respond(listener *l, conn_state *cs, struct MHD_Connection *c,
                                const char *url, const char *method)
@@ -237,6 +272,8 @@ static enum MHD_Result respond(listener *l, conn_state *cs, struct MHD_Connectio
 
     route_result res;
     route_decide(srv->cfg, cs->snap, &rq, &res, location, sizeof location);
+    if (res.immutable_miss)
+        from_previous(srv, cs, &rq, &res, location, sizeof location);
     if ((res.kind == ROUTE_FILE || res.kind == ROUTE_PARTIAL) && changed_on_disk(&res))
         return queue_error(srv, cs, c, 503);
 
@@ -372,7 +409,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
             log_request(srv, c, cs, us);
     }
     site_snapshot_unref(cs->snap);
+    site_snapshot_unref(cs->prev);
     cs->snap = NULL;
+    cs->prev = NULL;
     *req_cls = NULL;
     if (cs->counted) {
         cs->counted = 0;
@@ -541,6 +580,7 @@ static void server_free(server *srv)
     stop_listener(&srv->pub);
     stop_listener(&srv->admin);
     site_live_swap(&srv->live, NULL);
+    site_live_swap(&srv->previous, NULL);
     struct MHD_Response *rs[] = {srv->health, srv->ready, srv->not_ready};
     for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++)
         if (rs[i])
@@ -597,6 +637,9 @@ int server_start(const tomed_config *cfg, site_snapshot *snap, server **out, tom
     srv->pub.fd = srv->admin.fd = -1;
     atomic_init(&srv->live.current, NULL);
     atomic_init(&srv->live.acquiring, 0);
+    atomic_init(&srv->previous.current, NULL);
+    atomic_init(&srv->previous.acquiring, 0);
+    atomic_init(&srv->previous_until, 0);
     atomic_init(&srv->in_flight, 0);
     atomic_init(&srv->draining, 0);
     int fmt = log_parse_format(cfg->access_log);
@@ -641,6 +684,79 @@ unsigned server_port(const server *srv)
 unsigned server_admin_port(const server *srv)
 {
     return srv->admin.daemon ? srv->admin.port : 0;
+}
+
+/* Files added, removed and changed between two generations (both sorted by path). */
+static void diff(const site_snapshot *a, const site_snapshot *b, size_t *added, size_t *removed,
+                 size_t *changed)
+{
+    size_t i = 0, j = 0;
+    *added = *removed = *changed = 0;
+    while (i < a->n_entries || j < b->n_entries) {
+        int c = i == a->n_entries   ? 1
+                : j == b->n_entries ? -1
+                                    : strcmp(a->entries[i].path, b->entries[j].path);
+        if (c < 0) {
+            (*removed)++;
+            i++;
+        } else if (c > 0) {
+            (*added)++;
+            j++;
+        } else {
+            *changed += strcmp(a->entries[i].etag, b->entries[j].etag) != 0;
+            i++;
+            j++;
+        }
+    }
+}
+
+int server_reload(server *srv, tomed_error *err)
+{
+    const tomed_config *cfg = srv->cfg;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    site_snapshot *cur = site_live_acquire(&srv->live);
+    site_snapshot *next = NULL;
+    uint64_t gen = cur ? cur->generation + 1 : 1;
+
+    if (site_load(cfg, gen, &next, err) < 0)
+        goto failed;
+    /* A build caught half-written (or a wrong mount) must not replace a good one. */
+    if (cur && site_find(cur, "/index.html", 11) && !site_find(next, "/index.html", 11)) {
+        error_set(err, TOMED_EXIT_RUNTIME, "%s has no index.html", cfg->root);
+        goto failed;
+    }
+    if (responses_prepare_snapshot(cfg, next, err) < 0)
+        goto failed;
+
+    precompress_stop(srv->compressor); /* it works for the generation going away */
+    srv->compressor = NULL;
+    size_t added = 0, removed = 0, changed = 0;
+    if (cur)
+        diff(cur, next, &added, &removed, &changed);
+    metrics_snapshot(srv->metrics, next->generation, next->n_entries, next->total_bytes,
+                     compressed_bytes(next));
+    site_live_swap(&srv->live, site_snapshot_ref(next));
+    /* the outgoing generation answers for its immutable assets a while longer */
+    atomic_store(&srv->previous_until, now_s() + (int64_t)cfg->keep_previous_s);
+    site_live_swap(&srv->previous, cur);
+    cur = NULL;
+    if (cfg->compress_memory_max > 0)
+        srv->compressor = precompress_start(next, cfg, prepare_variant, srv);
+    metrics_reload(srv->metrics, 1, time(NULL));
+    fprintf(stderr,
+            "tomed: reloaded: generation %llu, %zu files (%zu added, %zu removed, %zu changed) "
+            "in %llu ms\n",
+            (unsigned long long)next->generation, next->n_entries, added, removed, changed,
+            (unsigned long long)(elapsed_us(&t0) / 1000));
+    site_snapshot_unref(next);
+    return 0;
+
+failed:
+    metrics_reload(srv->metrics, 0, time(NULL));
+    site_snapshot_unref(next);
+    site_snapshot_unref(cur);
+    return -1;
 }
 
 void server_begin_drain(server *srv)

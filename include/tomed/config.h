@@ -80,6 +80,10 @@ typedef struct tomed_config {
     char *admin_listen;      /* a second listener serving only health, readiness, metrics; "" none */
     unsigned admin_on_public;/* also answer health/readiness/metrics on the public listener */
 
+    unsigned reload_watch;   /* reload when inotify sees the site change (SIGHUP always reloads) */
+    unsigned keep_previous_s;/* after a reload, the previous build's /_app/immutable/ files stay
+                                available this long, for pages loaded before the swap */
+
     char *config_file;       /* the YAML file that was read, or NULL */
 
     /* Where each key's value came from ("default", "file:line:col", "TOMED_X",

@@ -44,6 +44,8 @@ typedef struct route_result {
     const site_variant *variant; /* the negotiated compressed representation, or NULL (identity) */
     uint64_t range_start, range_len;
     char *location;            /* the caller's buffer, filled for ROUTE_REDIRECT */
+    int immutable_miss;        /* not found, and under /_app/immutable/: the previous
+                                  generation of the site may still have it */
 } route_result;
 
 /* Decide. location must point at a buffer of loccap bytes (at least

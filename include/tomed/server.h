@@ -25,6 +25,14 @@ unsigned server_port(const server *srv);
 /* The admin listener's bound port, or 0 when there is none. */
 unsigned server_admin_port(const server *srv);
 
+/*
+ * Load the site again beside the live snapshot and swap it in atomically; a
+ * request sees one generation or the other, never a mix. On failure (site
+ * unreadable, index.html gone) the live snapshot stays, err says why, and the
+ * failure is counted. Call from one thread at a time.
+ */
+int server_reload(server *srv, tomed_error *err);
+
 /* After SIGTERM: readiness answers 503 from now on; everything else is still served. */
 void server_begin_drain(server *srv);
 
