@@ -143,13 +143,24 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Watch before loading: a change made while the site loads, or right
+     * after the banner, must not be missed. */
+    watcher *w = NULL;
+    if (cfg->reload_watch) {
+        tomed_error werr = {0};
+        if (!(w = watch_start(cfg->root, &werr)))
+            fprintf(stderr, "tomed: [warn] %s; reload with SIGHUP instead\n", werr.msg);
+    }
     site_snapshot *snap = NULL;
-    if (site_load(cfg, 1, &snap, err) < 0)
+    if (site_load(cfg, 1, &snap, err) < 0) {
+        watch_free(w);
         return -1;
+    }
     server *srv = NULL;
     site_snapshot_ref(snap); /* keep it for the banner; the server takes the first reference */
     if (server_start(cfg, snap, &srv, err) < 0) {
         site_snapshot_unref(snap);
+        watch_free(w);
         return -1;
     }
     print_banner(cfg, snap, server_port(srv));
@@ -158,12 +169,6 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
                 cfg->readiness_path, cfg->metrics_path, server_admin_port(srv));
     site_snapshot_unref(snap);
 
-    watcher *w = NULL;
-    if (cfg->reload_watch) {
-        tomed_error werr = {0};
-        if (!(w = watch_start(cfg->root, &werr)))
-            fprintf(stderr, "tomed: [warn] %s; reload with SIGHUP instead\n", werr.msg);
-    }
     int rc = event_loop(cfg, srv, &set, w);
     watch_free(w);
     return rc;
