@@ -23,6 +23,7 @@
 struct precompress {
     pthread_t thread;
     site_snapshot *snap;
+    site_snapshot *previous; /* may be NULL */
     const tomed_config *cfg;
     precompress_prepare_fn prepare;
     void *ctx;
@@ -67,13 +68,31 @@ static const unsigned char *identity_bytes(const site_entry *e, int *owned)
     return buf;
 }
 
+/* A copy of the variant the previous generation made of the same bytes, or NULL. */
+static site_variant *reuse(const site_snapshot *prev, const site_entry *e, enum encoding enc)
+{
+    if (!prev)
+        return NULL;
+    const site_entry *old = site_find(prev, e->path, e->path_len);
+    if (!old || strcmp(old->etag, e->etag) != 0)
+        return NULL;
+    const site_variant *ov = site_entry_variant(old, enc);
+    if (!ov || !ov->data)
+        return NULL; /* siblings sent from disk are found again by the loader */
+    unsigned char *copy = malloc(ov->size ? ov->size : 1);
+    if (!copy)
+        return NULL;
+    memcpy(copy, ov->data, ov->size);
+    return site_variant_new(e, enc, copy, ov->size);
+}
+
 static void *worker(void *arg)
 {
     precompress *p = arg;
     site_snapshot *s = p->snap;
     const tomed_config *cfg = p->cfg;
     uint64_t budget = cfg->compress_memory_max, used = 0, in_bytes = 0;
-    size_t n_jobs = 0, made = 0, files = 0;
+    size_t n_jobs = 0, made = 0, files = 0, reused = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
@@ -94,24 +113,30 @@ static void *worker(void *arg)
         if (used >= budget)
             break;
         int owned = 0;
-        const unsigned char *in = identity_bytes(e, &owned);
-        if (!in)
-            continue;
+        const unsigned char *in = NULL;
         const int level[ENC_COUNT] = {0, (int)cfg->brotli_quality, (int)cfg->gzip_level};
         for (int k = ENC_BR; k < ENC_COUNT && !atomic_load(&p->stop); k++) {
             if (site_entry_variant(e, (enum encoding)k))
                 continue; /* a precompressed sibling is already there */
-            unsigned char *out = NULL;
-            size_t outn = 0;
-            if (encoding_compress((enum encoding)k, level[k], in, (size_t)e->size, &out, &outn) < 0)
-                continue;
+            site_variant *v = reuse(p->previous, e, (enum encoding)k);
+            reused += v != NULL;
+            if (!v) {
+                if (!in && !(in = identity_bytes(e, &owned)))
+                    break;
+                unsigned char *out = NULL;
+                size_t outn = 0;
+                if (encoding_compress((enum encoding)k, level[k], in, (size_t)e->size, &out,
+                                      &outn) < 0)
+                    continue;
+                if (!(v = site_variant_new(e, (enum encoding)k, out, outn)))
+                    continue;
+            }
+            size_t outn = (size_t)v->size;
             if (used + outn > budget) {
-                free(out);
+                free(v->data);
+                free(v);
                 continue;
             }
-            site_variant *v = site_variant_new(e, (enum encoding)k, out, outn);
-            if (!v)
-                continue;
             if ((p->prepare && p->prepare(e, v, p->ctx) != 0) || site_entry_publish(e, v) != 0) {
                 /* never published: nobody else can see it */
                 free(v->data);
@@ -123,7 +148,7 @@ static void *worker(void *arg)
         }
         in_bytes += e->size;
         files += site_entry_encodings(e) != 0;
-        if (owned)
+        if (owned && in)
             free((void *)(uintptr_t)in);
     }
 out:
@@ -132,9 +157,9 @@ out:
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     fprintf(stderr,
                 "tomed: [info] compressed %zu of %zu compressible files (%llu bytes) into %zu "
-                "variants (%llu bytes) in %.0f ms\n",
+                "variants (%llu bytes, %zu reused from the previous build) in %.0f ms\n",
                 files, n_jobs, (unsigned long long)in_bytes, made,
-                (unsigned long long)used, ms);
+                (unsigned long long)used, reused, ms);
     atomic_store(&p->done, 1);
     return NULL;
 }
@@ -142,10 +167,18 @@ out:
 precompress *precompress_start(site_snapshot *snap, const tomed_config *cfg,
                                precompress_prepare_fn prepare, void *ctx)
 {
+    return precompress_start_after(snap, NULL, cfg, prepare, ctx);
+}
+
+precompress *precompress_start_after(site_snapshot *snap, site_snapshot *previous,
+                                     const tomed_config *cfg, precompress_prepare_fn prepare,
+                                     void *ctx)
+{
     precompress *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
     p->snap = site_snapshot_ref(snap);
+    p->previous = site_snapshot_ref(previous);
     p->cfg = cfg;
     p->prepare = prepare;
     p->ctx = ctx;
@@ -153,6 +186,7 @@ precompress *precompress_start(site_snapshot *snap, const tomed_config *cfg,
     atomic_init(&p->done, 0);
     if (pthread_create(&p->thread, NULL, worker, p) != 0) {
         site_snapshot_unref(p->snap);
+        site_snapshot_unref(p->previous);
         free(p);
         return NULL;
     }
@@ -171,5 +205,6 @@ void precompress_stop(precompress *p)
     atomic_store(&p->stop, 1);
     pthread_join(p->thread, NULL);
     site_snapshot_unref(p->snap);
+    site_snapshot_unref(p->previous);
     free(p);
 }

@@ -737,12 +737,12 @@ int server_reload(server *srv, tomed_error *err)
     metrics_snapshot(srv->metrics, next->generation, next->n_entries, next->total_bytes,
                      compressed_bytes(next));
     site_live_swap(&srv->live, site_snapshot_ref(next));
+    if (cfg->compress_memory_max > 0)
+        srv->compressor = precompress_start_after(next, cur, cfg, prepare_variant, srv);
     /* the outgoing generation answers for its immutable assets a while longer */
     atomic_store(&srv->previous_until, now_s() + (int64_t)cfg->keep_previous_s);
     site_live_swap(&srv->previous, cur);
     cur = NULL;
-    if (cfg->compress_memory_max > 0)
-        srv->compressor = precompress_start(next, cfg, prepare_variant, srv);
     metrics_reload(srv->metrics, 1, time(NULL));
     fprintf(stderr,
             "tomed: reloaded: generation %llu, %zu files (%zu added, %zu removed, %zu changed) "

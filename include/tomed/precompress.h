@@ -25,6 +25,13 @@ typedef struct precompress precompress;
 precompress *precompress_start(site_snapshot *snap, const tomed_config *cfg,
                                precompress_prepare_fn prepare, void *ctx);
 
+/* The same after a reload: variants of files whose bytes did not change are
+ * copied from previous (a reference is taken) instead of compressed again, so
+ * a deploy that changes three files costs three files of brotli. */
+precompress *precompress_start_after(site_snapshot *snap, site_snapshot *previous,
+                                     const tomed_config *cfg, precompress_prepare_fn prepare,
+                                     void *ctx);
+
 /* Nonzero once every file has been considered. */
 int precompress_done(const precompress *p);
 

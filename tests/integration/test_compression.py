@@ -23,7 +23,7 @@ ETAG_RE = {
     "gzip": re.compile(rf'"{HEX32}-gz"'),
 }
 INFO_RE = re.compile(r"tomed: \[info\] compressed (\d+) of (\d+) compressible files \((\d+) bytes\)"
-                     r" into (\d+) variants \((\d+) bytes\)")
+                     r" into (\d+) variants \((\d+) bytes[,)]")
 # mime.c's compressible types, by extension
 COMPRESSIBLE_EXT = {"html", "htm", "js", "mjs", "cjs", "css", "json", "map", "jsonld",
                     "webmanifest", "wasm", "xml", "rss", "atom", "txt", "md", "csv", "ics",

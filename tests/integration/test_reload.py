@@ -212,3 +212,19 @@ def test_reload_under_load_never_mixes_generations(tomed, tmp_path):
     assert not errors, errors[:5]
     assert len(seen) > 5, seen                           # the clients really saw reloads
     assert "failed" not in srv.stderr
+
+
+def test_unchanged_files_are_not_compressed_again(tomed, tmp_path):
+    words = " ".join(f"word{i % 97}" for i in range(4000))
+    root = site(tmp_path, **{"big.js": words, "other.js": words[::-1]})
+    srv = tomed.serve(root, "--reload.watch", "false")
+    info = re.compile(r"compressed (\d+) of (\d+) compressible files .* (\d+) reused")
+    assert wait_for(lambda: info.search(srv.stderr), timeout=30), srv.stderr
+    (root / "other.js").write_text(words + " changed")
+    srv.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: len(info.findall(srv.stderr)) == 2, timeout=30), srv.stderr
+    first, second = info.findall(srv.stderr)
+    assert first[2] == "0"
+    assert second[2] == "2", second            # big.js's br and gzip, copied not recompressed
+    r = srv.get("/big.js", {"Accept-Encoding": "br"})
+    assert r.headers["Content-Encoding"] == "br"
