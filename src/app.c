@@ -24,6 +24,7 @@
 #include "tomed/app.h"
 #include "tomed/cli.h"
 #include "tomed/config.h"
+#include "tomed/privilege.h"
 #include "tomed/server.h"
 #include "tomed/site.h"
 #include "tomed/sveltekit.h"
@@ -77,6 +78,8 @@ static int build_config(const cli_args *a, char **envp, tomed_config **out, tome
     if (a->dir && config_set(cfg, "root", a->dir, "command line", err) < 0)
         return -1;
     if (config_validate(cfg, err) < 0)
+        return -1;
+    if (a->command != CLI_CHECK && privilege_check(cfg, geteuid(), err) < 0)
         return -1;
     return detect_base(cfg, err);
 }
@@ -160,6 +163,12 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
     site_snapshot_ref(snap); /* keep it for the banner; the server takes the first reference */
     if (server_start(cfg, snap, &srv, err) < 0) {
         site_snapshot_unref(snap);
+        watch_free(w);
+        return -1;
+    }
+    if (privilege_drop(cfg, err) < 0) {
+        site_snapshot_unref(snap);
+        server_stop(srv, 0);
         watch_free(w);
         return -1;
     }

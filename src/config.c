@@ -23,6 +23,7 @@
 #include "tomed/config.h"
 #include "tomed/log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -58,6 +59,7 @@ enum kind {
     K_BOOL,     /* true/false (also yes/no, on/off), stored as unsigned 0/1 */
     K_ADMIN,    /* like K_LISTEN, or "" for none */
     K_ACCESSLOG,/* "off", "clf" or "json" */
+    K_USER,     /* a user name, "uid" or "uid:gid", or "" */
 };
 
 struct key_def {
@@ -106,6 +108,8 @@ static const struct key_def keys[] = {
     {"server.shutdown_timeout", K_DURATION, F(shutdown_timeout_s), "10s", NULL, 0, UINT_MAX},
     {"server.drain_delay", K_DURATION, F(drain_delay_s), "5s", "0", 0, UINT_MAX},
     {"server.turbo", K_BOOL, F(turbo), "true", NULL, 0, 1},
+    {"server.user", K_USER, F(user), "", NULL, 0, 0},
+    {"server.allow_root", K_BOOL, F(allow_root), "false", NULL, 0, 1},
     {"compression.min_size", K_SIZE, F(compress_min_size), "256", NULL, 0, UINT64_MAX},
     {"compression.memory_max", K_SIZE, F(compress_memory_max), "64MiB", NULL, 0, UINT64_MAX},
     {"compression.brotli_quality", K_UINT, F(brotli_quality), "11", NULL, 0, 11},
@@ -129,7 +133,8 @@ static bool is_number(enum kind kind)
 /* Kinds where "" (or YAML null) is a meaningful value: "switch it off". */
 static bool allows_empty(enum kind kind)
 {
-    return kind == K_HEALTH || kind == K_SITEFILE || kind == K_HEADER || kind == K_ADMIN;
+    return kind == K_HEALTH || kind == K_SITEFILE || kind == K_HEADER || kind == K_ADMIN ||
+           kind == K_USER;
 }
 
 static const char *kind_noun(enum kind kind)
@@ -431,6 +436,12 @@ static int check_string(enum kind kind, const char *v, size_t len, char *why, si
     switch (kind) {
     case K_LISTEN: return listen_split(v, host, sizeof host, &port, why, cap);
     case K_ADMIN: return len == 0 ? 0 : listen_split(v, host, sizeof host, &port, why, cap);
+    case K_USER:
+        for (size_t i = 0; i < len; i++)
+            if (!(isalnum((unsigned char)v[i]) || v[i] == '_' || v[i] == '-' || v[i] == '.' ||
+                  v[i] == ':'))
+                return say(why, cap, "expected a user name, uid or uid:gid, got \"%s\"", show(v).s);
+        return 0;
     case K_ACCESSLOG:
         if (log_parse_format(v) >= 0)
             return 0;

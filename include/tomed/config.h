@@ -69,6 +69,8 @@ typedef struct tomed_config {
     unsigned drain_delay_s;          /* after SIGTERM, answer readiness 503 this long before
                                         refusing connections, so the endpoint leaves the Service */
     unsigned turbo;                  /* libmicrohttpd's opportunistic reads/writes */
+    char *user;                      /* started as root: switch to this user after binding */
+    unsigned allow_root;             /* started as root without a user: serve as root anyway */
 
     /* Compression of compressible types, once per file, in the background. */
     uint64_t compress_min_size;      /* smaller files are sent as they are */
