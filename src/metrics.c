@@ -47,7 +47,7 @@
 
 /* The codes tomed's handler and libmicrohttpd send; anything else is "other". */
 static const unsigned metrics_codes[] = {
-    200, 206, 304, 308, 400, 404, 405, 406, 413, 414, 416, 500, 503,
+    200, 206, 304, 308, 400, 404, 405, 406, 413, 414, 416, 431, 500, 501, 503, 505,
 };
 #define METRICS_N_CODES (sizeof metrics_codes / sizeof metrics_codes[0])
 #define METRICS_CODE_OTHER METRICS_N_CODES

@@ -41,6 +41,7 @@
 #define THREAD_STACK (2u << 20) /* the handler keeps path, query and Location buffers on its stack */
 
 enum { N_ERRORS = 5 };
+#define QUERY_COPY 8192
 
 /* One listening daemon; the handler's closure. */
 typedef struct listener {
@@ -66,6 +67,11 @@ typedef struct conn_state {
     const char *encoding;
     int counted;                /* the request is counted in in_flight */
     char remote[64];
+    /* The raw query as received (libmicrohttpd keeps only parsed arguments,
+     * which lose empty parts), copied when the request line arrives. */
+    size_t query_len;           /* bytes in query; 0 = none */
+    int query_whole;            /* query holds all of it (else a prefix) */
+    char query[QUERY_COPY];
 } conn_state;
 
 struct server {
@@ -130,6 +136,29 @@ static size_t raw_query(struct MHD_Connection *c, char *buf, size_t cap)
         return (size_t)-1;
     buf[q.n] = '\0';
     return q.n;
+}
+
+static conn_state *connection_state(struct MHD_Connection *c);
+
+/* Called with the raw request target before libmicrohttpd parses it. Returns
+ * NULL so the handler's first call still sees *req_cls == NULL. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    conn_state *cs = connection_state(c);
+    if (!cs)
+        return NULL;
+    const char *q = strchr(uri, '?');
+    cs->query_len = 0;
+    cs->query_whole = 1;
+    if (q) {
+        size_t n = strlen(q + 1);
+        cs->query_whole = n < sizeof cs->query;
+        cs->query_len = cs->query_whole ? n : sizeof cs->query - 1;
+        memcpy(cs->query, q + 1, cs->query_len);
+        cs->query[cs->query_len] = '\0';
+    }
+    return NULL;
 }
 
 static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
@@ -265,10 +294,15 @@ static enum MHD_Result respond(listener *l, conn_state *cs, struct MHD_Connectio
         .admin = l->admin,
     };
     char query[QUERY_MAX], location[LOCATION_MAX];
-    size_t qn = raw_query(c, query, sizeof query);
-    if (qn == (size_t)-1)
-        return queue_error(srv, cs, c, 414);
-    rq.query = qn ? query : NULL;
+    if (cs->query_whole) {
+        rq.query = cs->query_len ? cs->query : NULL;
+    } else {
+        /* longer than the copy: rebuild it from the parsed arguments */
+        size_t qn = raw_query(c, query, sizeof query);
+        if (qn == (size_t)-1)
+            return queue_error(srv, cs, c, 414);
+        rq.query = qn ? query : NULL;
+    }
 
     route_result res;
     route_decide(srv->cfg, cs->snap, &rq, &res, location, sizeof location);
@@ -372,13 +406,12 @@ static uint64_t elapsed_us(const struct timespec *start)
 static void log_request(server *srv, struct MHD_Connection *c, const conn_state *cs,
                         uint64_t us)
 {
-    char line[LOG_LINE_MAX], query[2048];
-    size_t qn = raw_query(c, query, sizeof query);
+    char line[LOG_LINE_MAX];
     log_access a = {
         .remote = cs->remote,
-        .method = cs->method,
-        .path = cs->path,
-        .query = qn && qn != (size_t)-1 ? query : NULL,
+        .method = cs->method ? cs->method : "-",
+        .path = cs->path ? cs->path : "-",
+        .query = cs->query_len ? cs->query : NULL, /* a long one is cut by the formatter */
         .protocol = cs->protocol,
         .status = cs->status,
         .bytes = cs->bytes,
@@ -396,12 +429,31 @@ static void log_request(server *srv, struct MHD_Connection *c, const conn_state 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)toe;
     listener *l = cls;
     server *srv = l->srv;
     conn_state *cs = *req_cls;
-    if (!cs)
+    if (!cs) {
+        /* libmicrohttpd answered by itself (431 headers too large, 505, a
+         * malformed request line): the handler never ran, but the client got
+         * an answer that belongs in the metrics and the log */
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+        conn_state *own = connection_state(c);
+        if (ci && ci->http_status && own) {
+            own->status = ci->http_status;
+            own->method = NULL;
+            own->path = NULL;
+            own->protocol = "-";
+            own->bytes = 0;
+            own->encoding = NULL;
+            own->start.tv_sec = 0;
+            metrics_request(srv->metrics, "-", own->status, NULL, 0, 0);
+            if (srv->log_format != LOG_OFF)
+                log_request(srv, c, own, 0);
+        }
         return;
+    }
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        cs->bytes = 0; /* cut off: how much went out is unknown, and "all" would be a lie */
     if (cs->status) {
         uint64_t us = elapsed_us(&cs->start);
         metrics_request(srv->metrics, cs->method, cs->status, cs->encoding, cs->bytes, us);
@@ -552,6 +604,9 @@ static int start_listener(server *srv, listener *l, int admin, const char *addr,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem_limit,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        /* 1: refuse HTTP/1.1 without Host and spaces in the request target */
+        MHD_OPTION_STRICT_FOR_CLIENT, 1,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
         MHD_OPTION_ARRAY, pool,
