@@ -69,6 +69,7 @@ typedef struct tomed_config {
     unsigned drain_delay_s;          /* after SIGTERM, answer readiness 503 this long before
                                         refusing connections, so the endpoint leaves the Service */
     unsigned turbo;                  /* libmicrohttpd's opportunistic reads/writes */
+    unsigned epoll;                  /* epoll instead of poll(2) in the polling threads */
     char *user;                      /* started as root: switch to this user after binding */
     unsigned allow_root;             /* started as root without a user: serve as root anyway */
 

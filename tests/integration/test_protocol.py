@@ -78,3 +78,49 @@ def test_pipelined_requests_are_answered_in_order(site):
     # a response follows the previous body directly, not on a line of its own
     codes = [int(m) for m in re.findall(rb"HTTP/1\.1 (\d{3}) ", resp)]
     assert codes == [200, 404, 200, 404], codes
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_a_burst_of_new_connections_is_all_answered(tomed, threads):
+    """300 clients connect at once, then each sends a request: every one is
+    answered. (libmicrohttpd 0.9.75's epoll loop, tomed's old default, left
+    most of such a burst unaccepted until another client arrived.)"""
+    import selectors
+    from conftest import SITE_DIR
+    import signal
+    srv = tomed.serve(SITE_DIR, "--server.threads", threads, "--log.access", "off")
+    # connect and send the whole burst while the server cannot accept, so it
+    # finds 300 connections waiting with their requests already in the socket
+    # buffers, as wrk's clients are under load
+    req = f"GET {BASE}/about HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    srv.send_signal(signal.SIGSTOP)
+    try:
+        socks = [socket.create_connection((srv.host, srv.port), timeout=10) for _ in range(300)]
+        for s in socks:
+            s.sendall(req)
+    finally:
+        srv.send_signal(signal.SIGCONT)
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, b"")
+    answered, pending = 0, dict((s, b"") for s in socks)
+    deadline = __import__("time").monotonic() + 20
+    while pending and __import__("time").monotonic() < deadline:
+        for key, _ in sel.select(timeout=1):
+            s = key.fileobj
+            try:
+                chunk = s.recv(65536)
+            except BlockingIOError:
+                continue
+            if chunk:
+                pending[s] += chunk
+                continue
+            if pending[s].startswith(b"HTTP/1.1 200"):
+                answered += 1
+            sel.unregister(s)
+            s.close()
+            del pending[s]
+    for s in pending:
+        s.close()
+    assert answered == 300, f"{answered} of 300 answered; {len(pending)} still waiting"
