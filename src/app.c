@@ -124,6 +124,17 @@ static int cmd_check(const tomed_config *cfg, tomed_error *err)
         return error_set(err, TOMED_EXIT_RUNTIME, "out of memory");
     }
     fputs(yaml, stdout);
+    if (snap->rewriting) {
+        printf("# rewrite: build base %s -> mount base %s: %llu references in %zu files\n",
+               snap->build_base, cfg->base, (unsigned long long)snap->rewrites,
+               snap->rewritten_files);
+        for (size_t i = 0; i < snap->n_entries; i++)
+            if (snap->entries[i].rewrites)
+                printf("#   %s: %u\n", snap->entries[i].path, snap->entries[i].rewrites);
+    } else if (snap->build_base[0]) {
+        printf("# rewrite: none (built for %s, mounted at %s%s)\n", snap->build_base, cfg->base,
+               cfg->rewrite_enabled ? "" : ", rewrite.enabled false");
+    }
     char size[32];
     human_bytes(snap->total_bytes, size, sizeof size);
     printf("# site: %zu files (%s) in %s\n", snap->n_entries, size, cfg->root);
@@ -172,6 +183,11 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
         watch_free(w);
         return -1;
     }
+    if (snap->rewriting)
+        fprintf(stderr, "tomed: [notice] built for %s, mounted at %s: rewrote %llu references "
+                        "in %zu files (tomed check lists them)\n",
+                snap->build_base, cfg->base, (unsigned long long)snap->rewrites,
+                snap->rewritten_files);
     print_banner(cfg, snap, server_port(srv));
     if (server_admin_port(srv))
         fprintf(stderr, "tomed: admin endpoints (%s, %s, %s) on port %u\n", cfg->health_path,

@@ -89,10 +89,11 @@ static const struct key_def keys[] = {
     {"cache.default", K_CACHE, F(cache_default), "public, max-age=600, must-revalidate", NULL, 0, 0},
     {"cache.rules", K_RULES, 0, NULL, NULL, 0, 0},
     {"headers.content_security_policy", K_HEADER, F(csp),
-     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
      "img-src 'self' data:; font-src 'self'; connect-src 'self'; manifest-src 'self'; "
      "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
      NULL, 0, 0},
+    {"headers.csp_auto", K_BOOL, F(csp_auto), "true", NULL, 0, 1},
     {"headers.x_content_type_options", K_HEADER, F(x_content_type_options), "nosniff", NULL, 0, 0},
     {"headers.referrer_policy", K_HEADER, F(referrer_policy), "strict-origin-when-cross-origin", NULL, 0, 0},
     {"headers.x_frame_options", K_HEADER, F(x_frame_options), "DENY", NULL, 0, 0},
@@ -118,6 +119,8 @@ static const struct key_def keys[] = {
     {"log.access", K_ACCESSLOG, F(access_log), "json", "clf", 0, 0},
     {"admin.listen", K_ADMIN, F(admin_listen), "", NULL, 0, 0},
     {"admin.on_public_listener", K_BOOL, F(admin_on_public), "true", NULL, 0, 1},
+    {"rewrite.enabled", K_BOOL, F(rewrite_enabled), "true", NULL, 0, 1},
+    {"rewrite.build_base", K_HEALTH, F(build_base), "", NULL, 0, 0},
     {"reload.watch", K_BOOL, F(reload_watch), "false", "true", 0, 1},
     {"reload.keep_previous", K_DURATION, F(keep_previous_s), "10m", NULL, 0, UINT_MAX},
 };

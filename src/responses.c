@@ -12,12 +12,19 @@
 #include "tomed/policy.h"
 #include "tomed/responses.h"
 
-static void add_security_headers(const tomed_config *cfg, struct MHD_Response *r)
+/* The security headers; an HTML page with its own policy (csp_auto) gets
+ * that instead of the template. e may be NULL. */
+static void add_security_headers(const tomed_config *cfg, struct MHD_Response *r,
+                                 const site_entry *e)
 {
     policy_header h[8];
     size_t n = policy_security_headers(cfg, h, 8);
-    for (size_t i = 0; i < n; i++)
-        MHD_add_response_header(r, h[i].name, h[i].value);
+    for (size_t i = 0; i < n; i++) {
+        const char *v = h[i].value;
+        if (e && e->csp && strcmp(h[i].name, "Content-Security-Policy") == 0)
+            v = e->csp;
+        MHD_add_response_header(r, h[i].name, v);
+    }
 }
 
 /*
@@ -43,7 +50,7 @@ static void add_entry_headers(const tomed_config *cfg, struct MHD_Response *r, c
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, encoding_name(v->encoding));
     else
         MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-    add_security_headers(cfg, r);
+    add_security_headers(cfg, r, e);
 }
 
 /* A response for bytes [off, off+len) held in data or behind fd; the caller owns it. */
@@ -148,7 +155,7 @@ struct MHD_Response *responses_text(const tomed_config *cfg, const char *body,
         return NULL;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
-    add_security_headers(cfg, r);
+    add_security_headers(cfg, r, NULL);
     return r;
 }
 

@@ -24,13 +24,18 @@
 
 #include "tomed/http.h"
 #include "tomed/mime.h"
+#include "tomed/csp.h"
 #include "tomed/policy.h"
+#include "tomed/rewrite.h"
 #include "tomed/site.h"
+#include "tomed/sveltekit.h"
 
 #define SITE_MAX_DEPTH 64
 
 typedef struct loader {
     const tomed_config *cfg;
+    char from[256], to[256];         /* base rewriting: build base -> mount base ("" = root) */
+    int rewriting;
     char root_real[PATH_MAX];
     size_t root_real_len;
     site_entry *entries;
@@ -72,6 +77,7 @@ static void variant_free(site_variant *v)
 
 static void entry_free_contents(site_entry *e)
 {
+    free(e->csp);
     free(e->path);
     free(e->data);
     if (e->fd >= 0)
@@ -165,6 +171,60 @@ out:
     return rc;
 }
 
+/*
+ * What the site needs done to a small file's bytes before they are hashed
+ * and compressed: the build's base rewritten to the mount base, and for an
+ * HTML page its own CSP with the hashes of its (rewritten) inline code.
+ */
+static int adapt_text(loader *ld, site_entry *e)
+{
+    if (ld->rewriting) {
+        rewrite_kind kind = rewrite_kind_for(e->path, e->mime);
+        char *out = NULL;
+        size_t outn = 0, count = 0;
+        if (kind != RW_NONE &&
+            rewrite_base((const char *)e->data, (size_t)e->size, ld->from, ld->to, kind, &out,
+                         &outn, &count) < 0)
+            return -1;
+        if (out) {
+            free(e->data);
+            e->data = (unsigned char *)out;
+            e->size = outn;
+        }
+        e->rewrites = (unsigned)count;
+    }
+    if (ld->cfg->csp_auto && ld->cfg->csp && ld->cfg->csp[0] &&
+        strncmp(e->mime, "text/html", 9) == 0 &&
+        csp_for_html((const char *)e->data, (size_t)e->size, ld->cfg->csp, &e->csp) < 0)
+        return -1;
+    return 0;
+}
+
+/* The build base from the site's own pages, when the config does not say. */
+static void detect_build_base(loader *ld)
+{
+    const tomed_config *cfg = ld->cfg;
+    ld->from[0] = '\0';
+    if (cfg->build_base && cfg->build_base[0]) {
+        snprintf(ld->from, sizeof ld->from, "%s", cfg->build_base);
+    } else {
+        static const char *const pages[] = {"index.html", "200.html", "404.html"};
+        for (size_t i = 0; i < 3 && !ld->from[0]; i++) {
+            char p[PATH_MAX + 16], html[65536];
+            snprintf(p, sizeof p, "%s/%s", ld->root_real, pages[i]);
+            FILE *f = fopen(p, "rb");
+            if (!f)
+                continue;
+            size_t n = fread(html, 1, sizeof html, f);
+            fclose(f);
+            if (sveltekit_detect_base(html, n, ld->from, sizeof ld->from) < 0)
+                ld->from[0] = '\0';
+        }
+    }
+    snprintf(ld->to, sizeof ld->to, "%s", strcmp(cfg->base, "/") == 0 ? "" : cfg->base);
+    ld->rewriting = cfg->rewrite_enabled && ld->from[0] && strcmp(ld->from, ld->to) != 0;
+}
+
 static int add_file(loader *ld, int dirfd, const char *name, const char *site_path)
 {
     const tomed_config *cfg = ld->cfg;
@@ -213,8 +273,10 @@ static int add_file(loader *ld, int dirfd, const char *name, const char *site_pa
                              site_path, e->data ? "short read" : "out of memory");
         }
         close(fd);
+        if (adapt_text(ld, e) < 0)
+            return error_set(ld->err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
     } else {
-        e->fd = fd;
+        e->fd = fd; /* large files are sent as they are, never rewritten */
     }
 
     unsigned char md[32];
@@ -347,6 +409,12 @@ static int attach_siblings(site_snapshot *s)
             site_entry *owner = find_sorted(s->entries, s->n_entries, base);
             if (!owner || site_entry_variant(owner, enc))
                 break;
+            if (owner->rewrites) {
+                /* compressed before the base was rewritten: stale, and never a
+                 * file of its own; the compressor makes fresh variants */
+                dropped[i] = 1;
+                break;
+            }
             if (sib->size >= owner->size) {
                 /* useless as a variant, and never a file of its own either */
                 fprintf(stderr, "tomed: [warn] ignoring %s: not smaller than %s\n", sib->path,
@@ -440,6 +508,7 @@ int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out,
         return error_set(err, TOMED_EXIT_CONFIG, "%s: root: \"%s\": %s", cfg->root_origin.where,
                          cfg->root, strerror(errno));
     ld.root_real_len = strlen(ld.root_real);
+    detect_build_base(&ld);
     int fd = open(ld.root_real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return error_set(err, TOMED_EXIT_CONFIG, "%s: root: \"%s\": %s", cfg->root_origin.where,
@@ -455,6 +524,8 @@ int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out,
     atomic_init(&s->refs, 1);
     s->generation = generation;
     s->cfg = cfg;
+    snprintf(s->build_base, sizeof s->build_base, "%s", ld.from);
+    s->rewriting = ld.rewriting;
     s->entries = ld.entries;
     s->n_entries = ld.n;
     s->total_bytes = ld.total_bytes;
@@ -468,6 +539,8 @@ int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out,
     }
     for (size_t i = 0; i < s->n_entries; i++) {
         site_entry *e = &s->entries[i];
+        s->rewritten_files += e->rewrites > 0;
+        s->rewrites += e->rewrites;
         if (cfg->compress_memory_max > 0 && mime_is_compressible(e->mime) &&
             e->size >= cfg->compress_min_size)
             e->negotiable = 1;

@@ -51,7 +51,8 @@ typedef struct tomed_config {
     size_t n_cache_rules;
 
     /* Security headers; "" removes a header. */
-    char *csp;
+    char *csp;               /* the policy, or with csp_auto the template each HTML page extends */
+    unsigned csp_auto;       /* add the SHA-256 of each page's inline scripts and styles */
     char *x_content_type_options;
     char *referrer_policy;
     char *x_frame_options;
@@ -83,6 +84,8 @@ typedef struct tomed_config {
     char *admin_listen;      /* a second listener serving only health, readiness, metrics; "" none */
     unsigned admin_on_public;/* also answer health/readiness/metrics on the public listener */
 
+    unsigned rewrite_enabled;/* rewrite the build's base to the mount base in text assets */
+    char *build_base;        /* the base the build was made for; "" = read it from index.html */
     unsigned reload_watch;   /* reload when inotify sees the site change (SIGHUP always reloads) */
     unsigned keep_previous_s;/* after a reload, the previous build's /_app/immutable/ files stay
                                 available this long, for pages loaded before the swap */

@@ -42,6 +42,8 @@ typedef struct site_entry {
     int fd;                    /* open read-only descriptor when data is NULL, else -1 */
     void *server_data;         /* the server's prebuilt responses; freed by the release hook */
     int negotiable;            /* has or may get variants: responses carry Vary: Accept-Encoding */
+    char *csp;                 /* this page's own policy (csp_auto, HTML only), else NULL */
+    unsigned rewrites;         /* build-base references rewritten in this file at load */
     /* Compressed variants, indexed by enum encoding ([ENC_IDENTITY] unused).
      * Each slot is written at most once, from NULL to a finished variant, by
      * the loader or the background compressor, and read with acquire loads:
@@ -84,6 +86,10 @@ struct site_snapshot {
     const site_entry *not_found;    /* cfg->not_found_page when the site has it, else NULL */
     const site_entry *spa_fallback; /* cfg->spa_fallback when set (load fails if missing) */
     const tomed_config *cfg;        /* borrowed: must outlive the snapshot */
+    char build_base[256];           /* the base the build was made for ("" unknown or root) */
+    int rewriting;                  /* build_base differs from the mount base: text rewritten */
+    size_t rewritten_files;         /* files with at least one reference rewritten */
+    uint64_t rewrites;              /* references rewritten in all */
     site_release_fn release;
     void *release_ctx;
     /* open-addressing hash table of indexes into entries */

@@ -153,15 +153,10 @@ def test_site_at_its_build_base(tomed, node):
 
 # --------------------------------------------------------------------------- (b) at the root
 
-@pytest.mark.xfail(strict=False, reason=(
-    "needs base-path rewriting; today (navigation, hydration, clicker and requests all "
-    "fine at /) the checker reports: SvelteKit assets is \"/tomeclicker\" (inline start-up "
-    "script), expected \"\"; SvelteKit's update check would fetch /tomeclicker/_app/version.json: "
-    "404; the site (/) is outside the manifest's scope /tomeclicker/; manifest start_url "
-    "/tomeclicker/: 404"))
 def test_site_rewritten_to_the_root(tomed, node):
-    # When rewriting needs a switch (e.g. --rewrite auto), add it here.
+    # tomed reads the build base from index.html and rewrites it to / at load
     srv = tomed.serve(SITE_DIR, "--base", "/")
+    assert "built for /tomeclicker, mounted at /: rewrote" in srv.stderr
     assert srv.url.endswith(":%d/" % srv.port), srv.url
     rc, s = run_check(node, srv.url, "--expect-base", "/")
     assert_walked_the_site(s)
@@ -171,12 +166,29 @@ def test_site_rewritten_to_the_root(tomed, node):
 
 # --------------------------------------------------------------------------- (c) strict CSP
 
+@pytest.mark.parametrize("base", [BASE, "/"])
+def test_csp_auto_makes_a_strict_template_work(tomed, node, base):
+    """The same strict template with csp_auto (the default): each page's policy
+    carries the hashes of its own inline code, computed after rewriting, and
+    the site runs with zero violations, 'unsafe-inline' nowhere in script-src."""
+    srv = tomed.serve(SITE_DIR, "--base", base, "--headers.content-security-policy", STRICT_CSP)
+    rc, s = run_check(node, srv.url, "--expect-base", base, "--report-csp-hashes")
+    assert_clean(s, rc)
+    assert_walked_the_site(s)
+    for d in s["cspHashes"]:
+        script_src = [x for x in d["policy"].split(";") if x.strip().startswith("script-src")]
+        assert script_src and "unsafe-inline" not in script_src[0], d["policy"]
+        for i in d["inline"] or []:
+            assert i["inPolicy"], (d["url"], i, d["policy"])
+
+
 def test_a_strict_csp_is_seen_to_break_the_site(tomed, node):
     """Without 'unsafe-inline' or hashes, Chromium blocks SvelteKit's inline start-up
     script: the checker must fail, and the hashes Chromium reports for the blocked
     inline code must be the SHA-256 of the inline text in the HTML files (what tomed's
     csp: auto computes)."""
-    srv = tomed.serve(SITE_DIR, "--base", BASE, "--headers.content-security-policy", STRICT_CSP)
+    srv = tomed.serve(SITE_DIR, "--base", BASE, "--headers.content-security-policy", STRICT_CSP,
+                      "--headers.csp-auto", "false")
     rc, s = run_check(node, srv.url, "--expect-base", BASE, "--report-csp-hashes")
     assert rc == 1 and not s["ok"], "the checker passed a site whose start-up script is blocked"
     script_blocks = [v for v in s["cspViolations"]

@@ -213,6 +213,7 @@ listen: "127.0.0.1:0"
 base: {BASE}
 headers:
   content_security_policy: "default-src 'none'"
+  csp_auto: false
   referrer_policy: no-referrer
   x_frame_options: SAMEORIGIN
   cross_origin_opener_policy: same-origin-allow-popups

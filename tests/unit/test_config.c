@@ -139,7 +139,7 @@ static void test_defaults_run(void **state)
     assert_null(cfg->cache_rules);
     assert_int_equal(cfg->n_cache_rules, 0);
     assert_string_equal(cfg->csp,
-                        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
+                        "default-src 'self'; script-src 'self'; style-src 'self' "
                         "'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
                         "manifest-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
                         "frame-ancestors 'none'");
@@ -308,12 +308,12 @@ static void test_unknown_key_top(void **state)
     expect_load_error("root: /srv/docs\n\n\n\n\n\n  # comment\nlimts:\n  max_connections: 5\n",
                       "conf/x.yaml:8:1: unknown key \"limts\" (expected one of: root, listen, base, "
                       "health_path, readiness_path, metrics_path, not_found_page, spa_fallback, cache, headers, "
-                      "limits, server, compression, log, admin, reload)");
+                      "limits, server, compression, log, admin, rewrite, reload)");
     /* a dotted key is not a YAML path */
     expect_load_error("limits.max_connections: 5\n",
                       "conf/x.yaml:1:1: unknown key \"limits.max_connections\" (expected one of: root, "
                       "listen, base, health_path, readiness_path, metrics_path, not_found_page, spa_fallback, "
-                      "cache, headers, limits, server, compression, log, admin, reload)");
+                      "cache, headers, limits, server, compression, log, admin, rewrite, reload)");
 }
 
 static void test_unknown_key_nested(void **state)
