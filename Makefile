@@ -19,7 +19,7 @@ PYTHON      ?= /usr/bin/python3
 # Debian packages: what building, running and testing need (see README "Dependencies").
 DEB_BUILD   := build-essential pkg-config libmicrohttpd-dev zlib1g-dev libbrotli-dev \
                libyaml-dev libssl-dev
-DEB_TEST    := libcmocka-dev curl python3-pytest brotli gzip prometheus
+DEB_TEST    := libcmocka-dev curl python3-pytest brotli gzip prometheus chromium
 
 WARN        := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
                -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef
@@ -89,7 +89,13 @@ test: deps
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
 
-integration: $(BUILD)/tomed
+# playwright-core for the browser tests, as tests/browser/package-lock.json pins
+# it; it never downloads a browser: the tests drive Debian's chromium.
+BROWSER_DEPS := tests/browser/node_modules/.package-lock.json
+$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+
+integration: $(BUILD)/tomed $(BROWSER_DEPS)
 	TOMED_BIN=$(abspath $(BUILD)/tomed) $(PYTHON) -m pytest -q tests/integration
 
 asan:
@@ -103,3 +109,192 @@ test-asan: deps
 
 clean:
 	rm -rf build
+
+# ---- fuzzing ----
+# libFuzzer targets for the pure parsers (tests/fuzz/README.md). Built with
+# clang, ASan and UBSan straight from the sources they need (build/libtomed.a
+# is gcc-built without sanitizers) into $(FUZZ_BUILD). Needs clang and
+# libclang-rt-14-dev.
+#
+#   make fuzz [FUZZ_TIME=60] [FUZZ_TARGETS="path glob"]   fuzz each target FUZZ_TIME seconds
+#   make fuzz-ci                                           each target FUZZ_CI_TIME (10) seconds
+#   make fuzz-regress                                      every corpus and regression input once
+#   make fuzz-merge                                        add what build/fuzz/work found to the corpus
+# -j runs targets in parallel. Runs never write into tests/fuzz/: new inputs go
+# to $(FUZZ_BUILD)/work/<target>, crashes to $(FUZZ_BUILD)/artifacts/<target>/.
+
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build/fuzz
+FUZZ_TIME    ?= 60
+FUZZ_CI_TIME ?= 10
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := -std=c11 -g -O1 -fno-omit-frame-pointer -pthread \
+                $(filter-out -Werror,$(WARN)) $(PKG_CFLAGS)
+FUZZ_ALL     := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+
+# src/*.c each target links, besides its own file.
+FUZZ_SRC_path               := path
+FUZZ_SRC_http_range         := http
+FUZZ_SRC_http_conditional   := http
+FUZZ_SRC_accept_encoding    := encoding
+FUZZ_SRC_config             := config log error
+FUZZ_SRC_config_set         := config log error
+FUZZ_SRC_sveltekit_detect   := sveltekit path config log error
+FUZZ_SRC_glob               := policy
+FUZZ_SRC_log                := log
+# route needs a snapshot, and site.c keeps gaining dependencies: link them all.
+FUZZ_SRC_route              := $(LIB_SRC:src/%.c=%)
+FUZZ_SRC_rewrite            := rewrite
+FUZZ_SRC_csp                := csp
+
+.PHONY: fuzz fuzz-ci fuzz-regress fuzz-merge fuzz-build \
+        $(FUZZ_ALL:%=fuzz-run-%) $(FUZZ_ALL:%=fuzz-regress-%) $(FUZZ_ALL:%=fuzz-merge-%)
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c | $(FUZZ_BUILD)/obj
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/obj:
+	mkdir -p $@
+
+-include $(wildcard $(FUZZ_BUILD)/obj/*.d $(FUZZ_BUILD)/*.d)
+
+define FUZZ_TARGET
+$(FUZZ_BUILD)/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(FUZZ_SRC_$(1):%=$(FUZZ_BUILD)/obj/%.o) | $(FUZZ_BUILD)/obj
+	$$(FUZZ_CC) $$(CPPFLAGS) $$(FUZZ_CFLAGS) $$(FUZZ_SAN) -fsanitize=fuzzer -MMD -MP \
+	    -MF $(FUZZ_BUILD)/fuzz_$(1).d -o $$@ $$< $(FUZZ_SRC_$(1):%=$(FUZZ_BUILD)/obj/%.o) $$(PKG_LIBS)
+fuzz-run-$(1): $(FUZZ_BUILD)/fuzz_$(1)
+	@FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh fuzz $$< $(1) $$(FUZZ_TIME)
+fuzz-regress-$(1): $(FUZZ_BUILD)/fuzz_$(1)
+	@FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh regress $$< $(1)
+fuzz-merge-$(1): $(FUZZ_BUILD)/fuzz_$(1)
+	@FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh merge $$< $(1)
+endef
+$(foreach t,$(FUZZ_ALL),$(eval $(call FUZZ_TARGET,$(t))))
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+fuzz: $(FUZZ_TARGETS:%=fuzz-run-%)
+
+fuzz-ci:
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_CI_TIME) && \
+	echo "fuzz-ci: $$(( $$(date +%s) - start )) s"
+
+fuzz-regress: $(FUZZ_TARGETS:%=fuzz-regress-%)
+
+fuzz-merge: $(FUZZ_TARGETS:%=fuzz-merge-%)
+
+# ---- cross builds and the container image ----
+#
+#   make CROSS=aarch64-linux-gnu-    build/aarch64-linux-gnu/tomed    (Pi 3/4/5, 64-bit OS)
+#   make CROSS=arm-linux-gnueabihf-  build/arm-linux-gnueabihf/tomed  (Pi 2/3/4/5, 32-bit OS)
+#   make deps-cross CROSS=...        as root: dpkg --add-architecture and the missing
+#                                    cross packages (otherwise prints the commands)
+#   make cross-arm64, cross-armhf    deps-cross, then that build
+#   make test-arm64, test-armhf      unit and integration tests on that binary under
+#                                    qemu-user (tests/arch/qemu-run)
+#   make rootfs [CROSS=...]          $(BUILD)/rootfs: the container image's filesystem
+#                                    (tests/container/mkrootfs.sh; deploy/Dockerfile runs it)
+#   make test-container              that filesystem run as the image runs it: read-only
+#                                    root, UID 65532, PID 1 (tests/container/run-rootfs.sh)
+# docs/platforms.md has the details, sizes and memory per architecture.
+
+CROSS_TRIPLET  := $(patsubst %-,%,$(CROSS))
+CROSS_ARCH_aarch64-linux-gnu   := arm64
+CROSS_ARCH_arm-linux-gnueabihf := armhf
+CROSS_ARCH_x86_64-linux-gnu    := amd64
+CROSS_ARCH     := $(CROSS_ARCH_$(CROSS_TRIPLET))
+CROSS_DEB_BUILD = gcc-$(subst _,-,$(CROSS_TRIPLET)) pkgconf:$(CROSS_ARCH) \
+                  $(addsuffix :$(CROSS_ARCH),libmicrohttpd-dev zlib1g-dev libbrotli-dev libyaml-dev libssl-dev)
+CROSS_DEB_TEST  = libcmocka-dev:$(CROSS_ARCH) qemu-user
+CROSS_DEB_PKGS  = $(CROSS_DEB_BUILD)
+ROOTFS         ?= $(BUILD)/rootfs
+
+ifneq ($(CROSS),)
+ifeq ($(CROSS_ARCH),)
+$(error CROSS=$(CROSS): unknown target; use aarch64-linux-gnu-, arm-linux-gnueabihf- or x86_64-linux-gnu-)
+endif
+# The toolchain follows CROSS unless given explicitly.
+ifneq ($(filter default file,$(origin CC)),)
+CC := $(CROSS)gcc
+endif
+ifeq ($(origin AR),default)
+AR := $(CROSS)ar
+endif
+ifeq ($(origin PKG_CONFIG),file)
+# Debian's pkgconf:ARCH installs the TRIPLET-pkg-config wrapper (deps-cross does).
+PKG_CONFIG := $(if $(shell command -v $(CROSS)pkg-config 2>/dev/null),$(CROSS)pkg-config,PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS_TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config)
+endif
+# Targets and objects were named with BUILD above, before CROSS is looked at
+# here. A plain `make CROSS=...` builds in build/TRIPLET through a sub-make;
+# other goals must be given BUILD, so native and target objects never mix.
+ifeq ($(BUILD),build)
+ifeq ($(strip $(MAKECMDGOALS)),)
+.DEFAULT_GOAL := cross-all
+else ifneq ($(filter-out clean deps-cross cross-all,$(MAKECMDGOALS)),)
+$(error CROSS=$(CROSS) needs BUILD=build/$(CROSS_TRIPLET) for '$(MAKECMDGOALS)' (or: make cross-$(CROSS_ARCH), make test-$(CROSS_ARCH)))
+endif
+endif
+endif
+
+.PHONY: deps-cross cross-all cross-arm64 cross-armhf test-arm64 test-armhf test-cross \
+        rootfs test-container
+
+cross-all:
+	@$(MAKE) --no-print-directory BUILD=build/$(CROSS_TRIPLET) all
+
+# Like deps: installs only what is missing, as root; otherwise prints the commands.
+# If `apt-get update` fails (e.g. one architecture's index is out of sync on the
+# mirror), it is retried with the native and this target's indexes only.
+deps-cross:
+	@test -n "$(CROSS_ARCH)" || { echo "deps-cross: set CROSS (aarch64-linux-gnu-, arm-linux-gnueabihf-)"; exit 2; }
+	@missing=""; for p in $(CROSS_DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	    echo "deps-cross: missing Debian packages; run:"; \
+	    echo "    sudo dpkg --add-architecture $(CROSS_ARCH) && sudo apt-get update && sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	fi; \
+	echo "deps-cross: installing$$missing"; \
+	dpkg --print-foreign-architectures | grep -qx '$(CROSS_ARCH)' || \
+	    [ "$$(dpkg --print-architecture)" = '$(CROSS_ARCH)' ] || dpkg --add-architecture '$(CROSS_ARCH)'; \
+	archs="-o APT::Architectures::=$$(dpkg --print-architecture) -o APT::Architectures::=$(CROSS_ARCH)"; \
+	apt-get update -qq || { echo "deps-cross: apt-get update failed; retrying with $(CROSS_ARCH) and native indexes only"; \
+	    apt-get update -qq $$archs; } || exit 1; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$archs $$missing >/dev/null
+
+cross-arm64 cross-armhf: cross-%:
+	$(MAKE) --no-print-directory CROSS=$(ARCH_TRIPLET_$*)- BUILD=build/$(ARCH_TRIPLET_$*) deps-cross
+	$(MAKE) --no-print-directory CROSS=$(ARCH_TRIPLET_$*)- BUILD=build/$(ARCH_TRIPLET_$*) all
+ARCH_TRIPLET_arm64 := aarch64-linux-gnu
+ARCH_TRIPLET_armhf := arm-linux-gnueabihf
+
+# The native test tools (deps), the cross packages plus cmocka and qemu-user
+# (deps-cross), then test-cross in build/TRIPLET.
+test-arm64 test-armhf: DEB_PKGS = $(DEB_TEST)
+test-arm64 test-armhf: test-%: deps
+	$(MAKE) --no-print-directory CROSS=$(ARCH_TRIPLET_$*)- BUILD=build/$(ARCH_TRIPLET_$*) \
+	    'CROSS_DEB_PKGS=$$(CROSS_DEB_BUILD) $$(CROSS_DEB_TEST)' deps-cross
+	$(MAKE) --no-print-directory CROSS=$(ARCH_TRIPLET_$*)- BUILD=build/$(ARCH_TRIPLET_$*) test-cross
+
+# Unit tests, then the integration suite, with every binary run through qemu-user;
+# the harness runs $(BUILD)/tomed-qemu, a two-line wrapper, as its tomed. The few
+# tests qemu-user itself makes fail are listed, with the reason, in
+# tests/arch/qemu-xfail.txt; everything else must pass as natively.
+test-cross: $(BUILD)/tomed $(UNIT_BIN)
+	@test -n "$(CROSS)" || { echo "test-cross: use make test-arm64 or test-armhf"; exit 2; }
+	tests/arch/run-unit $(UNIT_BIN)
+	@printf '#!/bin/sh\nexec %s %s "$$@"\n' '$(abspath tests/arch/qemu-run)' '$(abspath $(BUILD)/tomed)' \
+	    >$(BUILD)/tomed-qemu && chmod +x $(BUILD)/tomed-qemu
+	TOMED_BIN=$(abspath $(BUILD)/tomed-qemu) PYTHONPATH=tests/arch $(PYTHON) -m pytest -q -p qemu_xfail \
+	    -rxX tests/integration
+
+rootfs: $(BUILD)/tomed tests/container/mkrootfs.sh conf/tomed.yaml
+	READELF=$(CROSS)readelf STRIP=$(CROSS)strip tests/container/mkrootfs.sh $(BUILD)/tomed conf/tomed.yaml $(ROOTFS)
+
+# Needs root (unshare, chroot, mount); prints why and fails otherwise.
+test-container: $(BUILD)/tomed
+	tests/container/run-rootfs.sh $(BUILD)/tomed
