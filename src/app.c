@@ -188,6 +188,9 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
                         "in %zu files (tomed check lists them)\n",
                 snap->build_base, cfg->base, (unsigned long long)snap->rewrites,
                 snap->rewritten_files);
+    if (snap->n_entries == 0)
+        fprintf(stderr, "tomed: [warn] %s holds no files: /readyz answers 503 until a site "
+                        "is loaded (SIGHUP or reload.watch)\n", cfg->root);
     print_banner(cfg, snap, server_port(srv));
     if (server_admin_port(srv))
         fprintf(stderr, "tomed: admin endpoints (%s, %s, %s) on port %u\n", cfg->health_path,

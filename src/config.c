@@ -1223,6 +1223,11 @@ int config_apply_env(tomed_config *cfg, char *const *envp, tomed_error *err)
 
         if (strncmp(s, "TOMED_", 6) != 0 || (nlen == 12 && memcmp(s, "TOMED_CONFIG", 12) == 0))
             continue;
+        /* Kubernetes injects TOMED_SERVICE_HOST, TOMED_PORT_8080_TCP... into
+         * every pod of a namespace with a Service named "tomed": not ours */
+        if (strncmp(s, "TOMED_SERVICE_", 14) == 0 || (nlen == 10 && memcmp(s, "TOMED_PORT", 10) == 0) ||
+            strncmp(s, "TOMED_PORT_", 11) == 0)
+            continue;
         k = key_by_env(s, nlen);
         if (k == NULL) {
             suggest(list, sizeof list, s, nlen, true);

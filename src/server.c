@@ -326,7 +326,10 @@ static enum MHD_Result respond(listener *l, conn_state *cs, struct MHD_Connectio
     case ROUTE_HEALTH:
         return queue(cs, c, 200, srv->health, 3, NULL);
     case ROUTE_READY:
-        if (atomic_load_explicit(&srv->draining, memory_order_relaxed))
+        /* not ready while draining, nor with an empty site (a pod whose site
+         * layer or volume is missing must not receive traffic) */
+        if (atomic_load_explicit(&srv->draining, memory_order_relaxed) ||
+            !cs->snap || cs->snap->n_entries == 0)
             return queue(cs, c, 503, srv->not_ready, 9, NULL);
         return queue(cs, c, 200, srv->ready, 6, NULL);
     case ROUTE_METRICS:

@@ -54,7 +54,10 @@ static void add_tree(watcher *w, const char *dir, int depth)
         struct stat st;
         if ((size_t)snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name) >= sizeof sub)
             continue;
-        if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+        /* lstat: never follow a symlink out of the tree (a link to / would
+         * have us watch, and reload for, the whole file system); a symlinked
+         * directory inside the root is still served, and reloads on SIGHUP */
+        if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
             add_tree(w, sub, depth + 1);
     }
     closedir(d);

@@ -1159,3 +1159,32 @@ def test_aborted_download_counts_bytes_sent(tomed, tmp_path):
     assert obj["bytes"] < size and sent < size, \
         f"logged {obj['bytes']} and counted {sent} bytes of a {size}-byte download the " \
         f"client aborted after a few KB"
+
+
+def test_an_empty_site_is_not_ready(tomed, tmp_path):
+    """A pod whose site layer or volume is missing must not receive traffic:
+    /readyz answers 503 until a site is loaded; liveness stays 200."""
+    import signal as _signal
+    root = tmp_path / "empty"
+    root.mkdir()
+    srv = tomed.serve(root, "--reload.watch", "false")
+    assert "holds no files" in srv.stderr
+    assert srv.get("/readyz").status == 503
+    assert srv.get("/healthz").status == 200
+    (root / "index.html").write_text("<!doctype html><title>x</title>")
+    srv.send_signal(_signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while srv.get("/readyz").status != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.get("/readyz").status == 200
+
+
+def test_kubernetes_service_link_variables_are_not_settings(tomed):
+    """A Service named "tomed" makes Kubernetes inject TOMED_SERVICE_HOST,
+    TOMED_PORT... into every pod of its namespace; they must not be refused as
+    unknown settings (the pod would crash-loop)."""
+    env = {"TOMED_SERVICE_HOST": "10.43.0.7", "TOMED_SERVICE_PORT": "80",
+           "TOMED_SERVICE_PORT_HTTP": "80", "TOMED_PORT": "tcp://10.43.0.7:80",
+           "TOMED_PORT_80_TCP": "tcp://10.43.0.7:80", "TOMED_PORT_80_TCP_ADDR": "10.43.0.7"}
+    srv = tomed.serve(SITE_DIR, env=env)
+    assert srv.get(BASE + "/").status == 200
