@@ -95,7 +95,13 @@ BROWSER_DEPS := tests/browser/node_modules/.package-lock.json
 $(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
 	npm ci --prefix tests/browser --no-audit --no-fund
 
-integration: $(BUILD)/tomed $(BROWSER_DEPS)
+# kubernetes-models and yaml for the deploy/k8s checks (tests/deploy/*.mjs, run by
+# tests/integration/test_deploy.py), as tests/deploy/package-lock.json pins them.
+DEPLOY_DEPS := tests/deploy/node_modules/.package-lock.json
+$(DEPLOY_DEPS): tests/deploy/package.json tests/deploy/package-lock.json
+	npm ci --prefix tests/deploy --no-audit --no-fund
+
+integration: $(BUILD)/tomed $(BROWSER_DEPS) $(DEPLOY_DEPS)
 	TOMED_BIN=$(abspath $(BUILD)/tomed) $(PYTHON) -m pytest -q tests/integration
 
 asan:
@@ -117,7 +123,7 @@ clean:
 # libclang-rt-14-dev.
 #
 #   make fuzz [FUZZ_TIME=60] [FUZZ_TARGETS="path glob"]   fuzz each target FUZZ_TIME seconds
-#   make fuzz-ci                                           each target FUZZ_CI_TIME (10) seconds
+#   make fuzz-ci                                           each target FUZZ_CI_TIME (8) seconds
 #   make fuzz-regress                                      every corpus and regression input once
 #   make fuzz-merge                                        add what build/fuzz/work found to the corpus
 # -j runs targets in parallel. Runs never write into tests/fuzz/: new inputs go
@@ -126,7 +132,7 @@ clean:
 FUZZ_CC      ?= clang
 FUZZ_BUILD   ?= build/fuzz
 FUZZ_TIME    ?= 60
-FUZZ_CI_TIME ?= 10
+FUZZ_CI_TIME ?= 8
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS  := -std=c11 -g -O1 -fno-omit-frame-pointer -pthread \
                 $(filter-out -Werror,$(WARN)) $(PKG_CFLAGS)
@@ -196,8 +202,9 @@ fuzz-merge: $(FUZZ_TARGETS:%=fuzz-merge-%)
 #                                    qemu-user (tests/arch/qemu-run)
 #   make rootfs [CROSS=...]          $(BUILD)/rootfs: the container image's filesystem
 #                                    (tests/container/mkrootfs.sh; deploy/Dockerfile runs it)
-#   make test-container              that filesystem run as the image runs it: read-only
-#                                    root, UID 65532, PID 1 (tests/container/run-rootfs.sh)
+#   make test-container              that filesystem run as the image runs it (read-only
+#                                    root, UID 65532, PID 1), and the image built with
+#                                    buildah and run with podman (tests/container/)
 # docs/platforms.md has the details, sizes and memory per architecture.
 
 CROSS_TRIPLET  := $(patsubst %-,%,$(CROSS))
@@ -210,6 +217,17 @@ CROSS_DEB_BUILD = gcc-$(subst _,-,$(CROSS_TRIPLET)) pkgconf:$(CROSS_ARCH) \
 CROSS_DEB_TEST  = libcmocka-dev:$(CROSS_ARCH) qemu-user
 CROSS_DEB_PKGS  = $(CROSS_DEB_BUILD)
 ROOTFS         ?= $(BUILD)/rootfs
+
+# 32-bit targets (armhf): 64-bit off_t, ino_t, directory offsets and time_t;
+# nothing changes on 64-bit ones. Without _FILE_OFFSET_BITS glibc's stat()
+# fails with EOVERFLOW on a file over 2 GiB or an inode number over 2^32 (XFS,
+# btrfs, overlayfs xino), and readdir() on a 64-bit directory offset (ext4's
+# hashes as a 32-bit process under qemu-user sees them): the site loads as 0
+# files. Without _TIME_BITS dates after 2038-01-19 (Last-Modified,
+# If-Modified-Since) do not exist. Safe with Debian 12's 32-bit-time_t
+# libraries: no time_t, timespec, timeval or struct stat crosses the APIs of
+# libmicrohttpd, zlib, brotli, libyaml or the EVP digests tomed uses.
+CPPFLAGS += -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64
 
 ifneq ($(CROSS),)
 ifeq ($(CROSS_ARCH),)
@@ -295,6 +313,12 @@ test-cross: $(BUILD)/tomed $(UNIT_BIN)
 rootfs: $(BUILD)/tomed tests/container/mkrootfs.sh conf/tomed.yaml
 	READELF=$(CROSS)readelf STRIP=$(CROSS)strip tests/container/mkrootfs.sh $(BUILD)/tomed conf/tomed.yaml $(ROOTFS)
 
-# Needs root (unshare, chroot, mount); prints why and fails otherwise.
-test-container: $(BUILD)/tomed
+# The image's filesystem run read-only as UID 65532 and PID 1 with unshare and
+# chroot (run-rootfs.sh), then deploy/Dockerfile's runtime stage and
+# deploy/site.Dockerfile built with buildah and run with podman (run-image.sh).
+# Each needs root and prints SKIP without it. About 20 s, 10 of them SIGTERM drains.
+DEB_CONTAINER := buildah podman runc iproute2 curl
+test-container: DEB_PKGS = $(DEB_CONTAINER)
+test-container: deps $(BUILD)/tomed
 	tests/container/run-rootfs.sh $(BUILD)/tomed
+	tests/container/run-image.sh $(BUILD)/tomed
