@@ -19,7 +19,8 @@ PYTHON      ?= /usr/bin/python3
 # Debian packages: what building, running and testing need (see README "Dependencies").
 DEB_BUILD   := build-essential pkg-config libmicrohttpd-dev zlib1g-dev libbrotli-dev \
                libyaml-dev libssl-dev
-DEB_TEST    := libcmocka-dev curl python3-pytest brotli gzip prometheus chromium
+DEB_TEST    := libcmocka-dev curl python3-pytest brotli gzip prometheus chromium \
+               clang libclang-rt-14-dev
 
 WARN        := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
                -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef
@@ -40,7 +41,7 @@ LIB_OBJ     := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit integration asan test-asan clean
+.PHONY: all deps run test unit integration asan test-asan bench clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/tomed
@@ -85,6 +86,7 @@ run: deps
 test: DEB_PKGS = $(DEB_BUILD) $(DEB_TEST)
 test: deps
 	$(MAKE) --no-print-directory all unit integration
+	$(MAKE) --no-print-directory -j2 fuzz-regress
 
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
@@ -112,6 +114,14 @@ test-asan: DEB_PKGS = $(DEB_BUILD) $(DEB_TEST)
 test-asan: deps
 	$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all unit integration
+
+# tomed against a tuned nginx on this machine, side by side (bench/bench.py):
+# writes docs/benchmarks.md. BENCH_ARGS=--quick for a short run.
+DEB_BENCH   := nginx wrk brotli gzip
+bench: DEB_PKGS = $(DEB_BUILD) $(DEB_BENCH)
+bench: deps
+	$(MAKE) --no-print-directory all
+	$(PYTHON) bench/bench.py --tomed $(abspath $(BUILD)/tomed) --out docs/benchmarks.md $(BENCH_ARGS)
 
 clean:
 	rm -rf build
@@ -301,14 +311,15 @@ test-arm64 test-armhf: test-%: deps
 # Unit tests, then the integration suite, with every binary run through qemu-user;
 # the harness runs $(BUILD)/tomed-qemu, a two-line wrapper, as its tomed. The few
 # tests qemu-user itself makes fail are listed, with the reason, in
-# tests/arch/qemu-xfail.txt; everything else must pass as natively.
+# tests/arch/qemu-xfail.txt; everything else must pass as natively. Tests may
+# look at TOMED_TEST_EMULATOR to skip what emulation cannot show (e.g. RSS).
 test-cross: $(BUILD)/tomed $(UNIT_BIN)
 	@test -n "$(CROSS)" || { echo "test-cross: use make test-arm64 or test-armhf"; exit 2; }
 	tests/arch/run-unit $(UNIT_BIN)
 	@printf '#!/bin/sh\nexec %s %s "$$@"\n' '$(abspath tests/arch/qemu-run)' '$(abspath $(BUILD)/tomed)' \
 	    >$(BUILD)/tomed-qemu && chmod +x $(BUILD)/tomed-qemu
-	TOMED_BIN=$(abspath $(BUILD)/tomed-qemu) PYTHONPATH=tests/arch $(PYTHON) -m pytest -q -p qemu_xfail \
-	    -rxX tests/integration
+	TOMED_BIN=$(abspath $(BUILD)/tomed-qemu) TOMED_TEST_EMULATOR=qemu-user PYTHONPATH=tests/arch \
+	    $(PYTHON) -m pytest -q -p qemu_xfail -rxX tests/integration
 
 rootfs: $(BUILD)/tomed tests/container/mkrootfs.sh conf/tomed.yaml
 	READELF=$(CROSS)readelf STRIP=$(CROSS)strip tests/container/mkrootfs.sh $(BUILD)/tomed conf/tomed.yaml $(ROOTFS)
@@ -322,3 +333,22 @@ test-container: DEB_PKGS = $(DEB_CONTAINER)
 test-container: deps $(BUILD)/tomed
 	tests/container/run-rootfs.sh $(BUILD)/tomed
 	tests/container/run-image.sh $(BUILD)/tomed
+
+# ---- soak and memcheck ----
+# make soak      5 minutes, 256 connections (wrk), SIGHUP reload every 3 s alternating
+#                two builds, RSS and fds sampled from /proc; bounds in tests/soak/soak.py,
+#                figures in docs/reliability.md
+# make soak-ci   the same for 30 s (10 s warm-up)
+# make memcheck  valgrind memcheck of a short mixed load with a reload, then SIGTERM
+SOAK_DURATION    ?= 300
+SOAK_CONNECTIONS ?= 256
+.PHONY: soak soak-ci memcheck
+soak: $(BUILD)/tomed
+	$(PYTHON) tests/soak/soak.py --bin $(abspath $(BUILD)/tomed) --duration $(SOAK_DURATION) \
+	    --connections $(SOAK_CONNECTIONS) --warmup 60 --out $(BUILD)/soak/soak.json
+soak-ci: $(BUILD)/tomed
+	$(PYTHON) tests/soak/soak.py --bin $(abspath $(BUILD)/tomed) --duration 30 \
+	    --connections $(SOAK_CONNECTIONS) --warmup 10 --out $(BUILD)/soak/soak-ci.json
+memcheck: $(BUILD)/tomed
+	$(PYTHON) tests/soak/memcheck.py --bin $(abspath $(BUILD)/tomed) \
+	    --suppressions tests/soak/valgrind.supp --log $(BUILD)/soak/memcheck.log
