@@ -362,11 +362,19 @@ static int walk_dir(loader *ld, int fd, const char *prefix)
     int rc = 0;
     struct dirent *de;
     errno = 0;
-    while (rc == 0 && (de = readdir(d)) != NULL) {
+    for (;;) {
+        errno = 0;
+        if (rc != 0 || (de = readdir(d)) == NULL)
+            break;
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         rc = walk_one(ld, dirfd(d), prefix, de->d_name);
     }
+    /* NULL with errno set is a read error (EOVERFLOW for a 32-bit process on
+     * 64-bit directory offsets), not the end: never load a site as empty */
+    if (rc == 0 && errno != 0)
+        rc = error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: cannot list: %s", ld->cfg->root,
+                       prefix, strerror(errno));
     closedir(d);
     return rc;
 }
