@@ -327,7 +327,7 @@ rootfs: $(BUILD)/tomed tests/container/mkrootfs.sh conf/tomed.yaml
 # The image's filesystem run read-only as UID 65532 and PID 1 with unshare and
 # chroot (run-rootfs.sh), then deploy/Dockerfile's runtime stage and
 # deploy/site.Dockerfile built with buildah and run with podman (run-image.sh).
-# Each needs root and prints SKIP without it. About 20 s, 10 of them SIGTERM drains.
+# Each needs root and prints SKIP without it. About 15 s, 10 of them SIGTERM drains.
 DEB_CONTAINER := buildah podman runc iproute2 curl
 test-container: DEB_PKGS = $(DEB_CONTAINER)
 test-container: deps $(BUILD)/tomed
