@@ -161,8 +161,8 @@ FUZZ_SRC_glob               := policy
 FUZZ_SRC_log                := log
 # route needs a snapshot, and site.c keeps gaining dependencies: link them all.
 FUZZ_SRC_route              := $(LIB_SRC:src/%.c=%)
-FUZZ_SRC_rewrite            := rewrite
-FUZZ_SRC_csp                := csp
+FUZZ_SRC_rewrite            := rewrite html
+FUZZ_SRC_csp                := csp html
 
 .PHONY: fuzz fuzz-ci fuzz-regress fuzz-merge fuzz-build \
         $(FUZZ_ALL:%=fuzz-run-%) $(FUZZ_ALL:%=fuzz-regress-%) $(FUZZ_ALL:%=fuzz-merge-%)

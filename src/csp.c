@@ -25,36 +25,13 @@
 #include <openssl/evp.h>
 
 #include "tomed/csp.h"
+#include "tomed/html.h"
 
 /* ---------------------------------------------------------------- bytes */
 
-static int csp_is_ws(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
-}
-
-static int csp_is_alpha(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static unsigned char csp_lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
-/* Case-insensitive compare of len bytes of s with a lower-case word. */
-static int csp_ci_eq(const char *s, const char *word, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (csp_lower((unsigned char)s[i]) != (unsigned char)word[i])
-            return 0;
-    return 1;
-}
-
 static int csp_word_is(const char *s, size_t len, const char *word)
 {
-    return len == strlen(word) && csp_ci_eq(s, word, len);
+    return len == strlen(word) && html_ci_eq(s, word, len);
 }
 
 /* ---------------------------------------------------------------- hashing */
@@ -135,7 +112,7 @@ static int csp_is_javascript_url(const char *v, size_t len)
     for (; i < len && k < sizeof(want) - 1; i++) {
         if (v[i] == '\t' || v[i] == '\n' || v[i] == '\r')
             continue;
-        if (csp_lower((unsigned char)v[i]) != (unsigned char)want[k])
+        if (html_lower((unsigned char)v[i]) != (unsigned char)want[k])
             return 0;
         k++;
     }
@@ -148,11 +125,11 @@ static void csp_parse_tag(const char *s, size_t n, size_t i, csp_tag *t, csp_pag
 {
     memset(t, 0, sizeof(*t));
     t->name = i;
-    while (i < n && !csp_is_ws((unsigned char)s[i]) && s[i] != '/' && s[i] != '>')
+    while (i < n && !html_is_ws((unsigned char)s[i]) && s[i] != '/' && s[i] != '>')
         i++;
     t->nlen = i - t->name;
     for (;;) {
-        while (i < n && (csp_is_ws((unsigned char)s[i]) || s[i] == '/'))
+        while (i < n && (html_is_ws((unsigned char)s[i]) || s[i] == '/'))
             i++;
         if (i >= n) {
             t->end = n;
@@ -164,16 +141,16 @@ static void csp_parse_tag(const char *s, size_t n, size_t i, csp_tag *t, csp_pag
             return;
         }
         size_t an = i++; /* a leading '=' belongs to the name */
-        while (i < n && !csp_is_ws((unsigned char)s[i]) && s[i] != '/' && s[i] != '>' &&
+        while (i < n && !html_is_ws((unsigned char)s[i]) && s[i] != '/' && s[i] != '>' &&
                s[i] != '=')
             i++;
         size_t anl = i - an;
-        while (i < n && csp_is_ws((unsigned char)s[i]))
+        while (i < n && html_is_ws((unsigned char)s[i]))
             i++;
         size_t vs = i, ve = i;
         if (i < n && s[i] == '=') {
             i++;
-            while (i < n && csp_is_ws((unsigned char)s[i]))
+            while (i < n && html_is_ws((unsigned char)s[i]))
                 i++;
             if (i < n && (s[i] == '"' || s[i] == '\'')) {
                 const char *q = memchr(s + i + 1, s[i], n - i - 1);
@@ -182,7 +159,7 @@ static void csp_parse_tag(const char *s, size_t n, size_t i, csp_tag *t, csp_pag
                 i = q ? ve + 1 : n;
             } else {
                 vs = i;
-                while (i < n && !csp_is_ws((unsigned char)s[i]) && s[i] != '>')
+                while (i < n && !html_is_ws((unsigned char)s[i]) && s[i] != '>')
                     i++;
                 ve = i;
             }
@@ -202,7 +179,7 @@ static void csp_parse_tag(const char *s, size_t n, size_t i, csp_tag *t, csp_pag
             t->language_len = ve - vs;
         } else if (csp_word_is(a, anl, "style")) {
             page->style_attrs++;
-        } else if (anl > 2 && csp_ci_eq(a, "on", 2)) {
+        } else if (anl > 2 && html_ci_eq(a, "on", 2)) {
             page->handlers++;
         }
         if ((csp_word_is(a, anl, "href") || csp_word_is(a, anl, "src") ||
@@ -211,110 +188,6 @@ static void csp_parse_tag(const char *s, size_t n, size_t i, csp_tag *t, csp_pag
             csp_is_javascript_url(s + vs, ve - vs))
             page->handlers++;
     }
-}
-
-/* Is there an end tag </name> (then a blank, '/' or '>') at i? */
-static int csp_end_tag_at(const char *s, size_t n, size_t i, const char *name, size_t len)
-{
-    return n - i > len + 2 && s[i] == '<' && s[i + 1] == '/' && csp_ci_eq(s + i + 2, name, len) &&
-           (csp_is_ws((unsigned char)s[i + 2 + len]) || s[i + 2 + len] == '/' ||
-            s[i + 2 + len] == '>');
-}
-
-static size_t csp_rawtext_end(const char *s, size_t n, size_t i, const char *name)
-{
-    size_t len = strlen(name);
-    while (i < n) {
-        const char *lt = memchr(s + i, '<', n - i);
-        if (!lt)
-            return n;
-        i = (size_t)(lt - s);
-        if (csp_end_tag_at(s, n, i, name, len))
-            return i;
-        i++;
-    }
-    return n;
-}
-
-/* End of a <script>'s text: the HTML tokenizer's script data states, where
- * "<!--" followed by "<script>" makes the next "</script>" mere text. */
-static size_t csp_script_end(const char *s, size_t n, size_t i)
-{
-    enum { DATA, ESC, ESC_D, ESC_DD, DESC, DESC_D, DESC_DD } st = DATA;
-    while (i < n) {
-        char ch = s[i];
-        switch (st) {
-        case DATA:
-            if (ch == '<') {
-                if (csp_end_tag_at(s, n, i, "script", 6))
-                    return i;
-                if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
-                    st = ESC_DD;
-                    i += 4;
-                    continue;
-                }
-            }
-            break;
-        case ESC:
-        case ESC_D:
-        case ESC_DD:
-            if (ch == '-') {
-                st = st == ESC ? ESC_D : ESC_DD;
-            } else if (ch == '<') {
-                if (csp_end_tag_at(s, n, i, "script", 6))
-                    return i;
-                st = ESC;
-                if (n - i > 7 && csp_ci_eq(s + i + 1, "script", 6) &&
-                    (csp_is_ws((unsigned char)s[i + 7]) || s[i + 7] == '/' || s[i + 7] == '>')) {
-                    st = DESC;
-                    i += 7;
-                    continue;
-                }
-            } else if (ch == '>' && st == ESC_DD) {
-                st = DATA;
-            } else {
-                st = ESC;
-            }
-            break;
-        case DESC:
-        case DESC_D:
-        case DESC_DD:
-            if (ch == '-') {
-                st = st == DESC ? DESC_D : DESC_DD;
-            } else if (ch == '<') {
-                st = DESC;
-                if (csp_end_tag_at(s, n, i, "script", 6)) {
-                    st = ESC;
-                    i += 8;
-                    continue;
-                }
-            } else if (ch == '>' && st == DESC_DD) {
-                st = DATA;
-            } else {
-                st = DESC;
-            }
-            break;
-        }
-        i++;
-    }
-    return n;
-}
-
-static size_t csp_comment_end(const char *s, size_t n, size_t i)
-{
-    if (i < n && s[i] == '>')
-        return i + 1; /* <!--> */
-    if (n - i >= 2 && s[i] == '-' && s[i + 1] == '>')
-        return i + 2; /* <!---> */
-    for (; i + 2 < n; i++) {
-        if (s[i] != '-' || s[i + 1] != '-')
-            continue;
-        if (s[i + 2] == '>')
-            return i + 3;
-        if (i + 3 < n && s[i + 2] == '!' && s[i + 3] == '>')
-            return i + 4;
-    }
-    return n;
 }
 
 static size_t csp_skip_past_gt(const char *s, size_t n, size_t i)
@@ -354,11 +227,11 @@ static int csp_script_runs(const char *s, const csp_tag *t)
     }
     v = s + t->type;
     len = t->type_len;
-    while (len && csp_is_ws((unsigned char)v[0])) {
+    while (len && html_is_ws((unsigned char)v[0])) {
         v++;
         len--;
     }
-    while (len && csp_is_ws((unsigned char)v[len - 1]))
+    while (len && html_is_ws((unsigned char)v[len - 1]))
         len--;
     /* type="  " strips to "", which is no JavaScript type: it never runs */
     for (size_t k = 0; k < sizeof(js) / sizeof(js[0]); k++)
@@ -472,7 +345,7 @@ int csp_scan(const char *html, size_t n, csp_page *page)
             break;
         i = (size_t)(lt - s);
         if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
-            i = csp_comment_end(s, n, i + 4);
+            i = html_comment_end(s, n, i + 4);
             continue;
         }
         if (n - i >= 2 && (s[i + 1] == '!' || s[i + 1] == '?')) {
@@ -480,7 +353,7 @@ int csp_scan(const char *html, size_t n, csp_page *page)
             continue;
         }
         if (n - i >= 2 && s[i + 1] == '/') {
-            if (n - i >= 3 && csp_is_alpha((unsigned char)s[i + 2])) {
+            if (n - i >= 3 && html_is_alpha((unsigned char)s[i + 2])) {
                 csp_tag t;
                 csp_parse_tag(s, n, i + 2, &t, NULL);
                 i = t.end;
@@ -489,7 +362,7 @@ int csp_scan(const char *html, size_t n, csp_page *page)
             }
             continue;
         }
-        if (n - i < 2 || !csp_is_alpha((unsigned char)s[i + 1])) {
+        if (n - i < 2 || !html_is_alpha((unsigned char)s[i + 1])) {
             i++;
             continue;
         }
@@ -501,7 +374,7 @@ int csp_scan(const char *html, size_t n, csp_page *page)
 
         size_t end;
         if (csp_name_is(s, &t, "script")) {
-            end = csp_script_end(s, n, i);
+            end = html_script_end(s, n, i);
             csp_tag et = {0};
             if (end < n)
                 csp_parse_tag(s, n, end + 2, &et, NULL);
@@ -521,7 +394,7 @@ int csp_scan(const char *html, size_t n, csp_page *page)
                     rc = -1;
             }
         } else if (csp_name_is(s, &t, "style")) {
-            end = csp_rawtext_end(s, n, i, "style");
+            end = html_rawtext_end(s, n, i, "style");
             page->styles++;
             if (csp_hash_text(ctx, s + i, end - i, hash) || csp_list_push(&styles, hash))
                 rc = -1;
@@ -538,7 +411,7 @@ int csp_scan(const char *html, size_t n, csp_page *page)
                     break;
                 continue;
             }
-            end = csp_rawtext_end(s, n, i, name);
+            end = html_rawtext_end(s, n, i, name);
         }
         i = end;
         if (i < n) {
@@ -665,8 +538,8 @@ static int csp_allows_inline(const csp_tok *src, size_t nsrc)
         const csp_tok *t = &src[k];
         if (csp_word_is(t->p, t->len, "'unsafe-inline'"))
             inl = 1;
-        else if ((t->len > 7 && csp_ci_eq(t->p, "'nonce-", 7)) ||
-                 (t->len > 5 && csp_ci_eq(t->p, "'sha", 4)) ||
+        else if ((t->len > 7 && html_ci_eq(t->p, "'nonce-", 7)) ||
+                 (t->len > 5 && html_ci_eq(t->p, "'sha", 4)) ||
                  csp_word_is(t->p, t->len, "'strict-dynamic'"))
             return 0;
     }
@@ -682,7 +555,7 @@ static int csp_name_ci_cmp(const csp_tok *x, const csp_tok *y)
 {
     size_t m = x->len < y->len ? x->len : y->len;
     for (size_t q = 0; q < m; q++) {
-        int c = (int)csp_lower((unsigned char)x->p[q]) - (int)csp_lower((unsigned char)y->p[q]);
+        int c = (int)html_lower((unsigned char)x->p[q]) - (int)html_lower((unsigned char)y->p[q]);
         if (c)
             return c;
     }

@@ -24,38 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tomed/html.h"
 #include "tomed/rewrite.h"
 
 /* ---------------------------------------------------------------- bytes */
 
-static int rw_is_ws(unsigned char c)
-{
-    /* HTML's ASCII whitespace; CR included because browsers normalise it. */
-    return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
-}
-
-static int rw_is_alpha(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 static int rw_is_ident(unsigned char c)
 {
-    return rw_is_alpha(c) || (c >= '0' && c <= '9') || c == '_' || c == '$' || c >= 0x80;
-}
-
-static unsigned char rw_lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
-/* Case-insensitive compare of len bytes of s with a lower-case word. */
-static int rw_ci_eq(const char *s, const char *word, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (rw_lower((unsigned char)s[i]) != (unsigned char)word[i])
-            return 0;
-    return 1;
+    return html_is_alpha(c) || (c >= '0' && c <= '9') || c == '_' || c == '$' || c >= 0x80;
 }
 
 /* Does s[lo, p) end with word (case-insensitive when ci), not glued to a
@@ -66,7 +42,7 @@ static int rw_ends_with(const char *s, size_t lo, size_t p, const char *word, in
     if (p - lo < len)
         return 0;
     const char *w = s + p - len;
-    if (ci ? !rw_ci_eq(w, word, len) : memcmp(w, word, len) != 0)
+    if (ci ? !html_ci_eq(w, word, len) : memcmp(w, word, len) != 0)
         return 0;
     return p - len == lo || !rw_is_ident((unsigned char)w[-1]);
 }
@@ -176,7 +152,7 @@ static size_t rw_find(const rw_ctx *c, size_t i, size_t end)
 static int rw_js_navigation(const char *s, size_t lo, size_t q)
 {
     size_t p = q;
-    while (p > lo && rw_is_ws((unsigned char)s[p - 1]))
+    while (p > lo && html_is_ws((unsigned char)s[p - 1]))
         p--;
     if (p == lo)
         return 0;
@@ -184,13 +160,13 @@ static int rw_js_navigation(const char *s, size_t lo, size_t q)
         p--;
         if (p > lo && strchr("=!<>+-*/%&|^?", s[p - 1]))
             return 0; /* a comparison or a compound assignment */
-        while (p > lo && rw_is_ws((unsigned char)s[p - 1]))
+        while (p > lo && html_is_ws((unsigned char)s[p - 1]))
             p--;
         return rw_ends_with(s, lo, p, "href", 0) || rw_ends_with(s, lo, p, "location", 0);
     }
     if (s[p - 1] == '(') {
         p--;
-        while (p > lo && rw_is_ws((unsigned char)s[p - 1]))
+        while (p > lo && html_is_ws((unsigned char)s[p - 1]))
             p--;
         return rw_ends_with(s, lo, p, "location.assign", 0) ||
                rw_ends_with(s, lo, p, "location.replace", 0);
@@ -221,12 +197,12 @@ static void rw_scan_js(rw_ctx *c, size_t lo, size_t hi, int json)
 static int rw_after_url_paren(const char *s, size_t lo, size_t i)
 {
     size_t p = i;
-    while (p > lo && rw_is_ws((unsigned char)s[p - 1]))
+    while (p > lo && html_is_ws((unsigned char)s[p - 1]))
         p--;
     if (p == lo || s[p - 1] != '(')
         return 0;
     p--;
-    if (p - lo < 3 || !rw_ci_eq(s + p - 3, "url", 3))
+    if (p - lo < 3 || !html_ci_eq(s + p - 3, "url", 3))
         return 0;
     return p - 3 == lo || !(rw_is_ident((unsigned char)s[p - 4]) || s[p - 4] == '-');
 }
@@ -262,7 +238,7 @@ static void rw_scan_robots(rw_ctx *c)
             p++;
         for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
             size_t kl = strlen(keys[k]);
-            if (le - p < kl || !rw_ci_eq(s + p, keys[k], kl))
+            if (le - p < kl || !html_ci_eq(s + p, keys[k], kl))
                 continue;
             size_t v = p + kl;
             while (v < le && (s[v] == ' ' || s[v] == '\t'))
@@ -288,11 +264,11 @@ static void rw_scan_robots(rw_ctx *c)
 static void rw_scan_attr(rw_ctx *c, const char *name, size_t nlen, size_t lo, size_t hi)
 {
     const char *s = c->s;
-    int srcset = (nlen == 6 && rw_ci_eq(name, "srcset", 6)) ||
-                 (nlen == 11 && rw_ci_eq(name, "imagesrcset", 11));
+    int srcset = (nlen == 6 && html_ci_eq(name, "srcset", 6)) ||
+                 (nlen == 11 && html_ci_eq(name, "imagesrcset", 11));
     for (size_t i = rw_find(c, lo, hi); i < hi; i = rw_find(c, i + 1, hi)) {
         size_t p = i;
-        while (p > lo && rw_is_ws((unsigned char)s[p - 1]))
+        while (p > lo && html_is_ws((unsigned char)s[p - 1]))
             p--;
         char q = i > lo ? s[i - 1] : 0;
         if (p == lo) {
@@ -331,7 +307,7 @@ typedef struct rw_tag {
 static int rw_name_is(const char *s, const rw_tag *t, const char *word)
 {
     size_t len = strlen(word);
-    return t->nlen == len && rw_ci_eq(s + t->name, word, len);
+    return t->nlen == len && html_ci_eq(s + t->name, word, len);
 }
 
 /* A <script> type whose text is JSON holding URLs: data blocks
@@ -342,7 +318,7 @@ static int rw_json_type(const char *v, size_t len)
     for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
         size_t wl = strlen(words[k]);
         for (size_t i = 0; i + wl <= len; i++)
-            if (rw_ci_eq(v + i, words[k], wl))
+            if (html_ci_eq(v + i, words[k], wl))
                 return 1;
     }
     return 0;
@@ -354,12 +330,12 @@ static void rw_parse_tag(rw_ctx *c, const char *s, size_t n, size_t i, rw_tag *t
 {
     memset(t, 0, sizeof(*t));
     t->name = i;
-    while (i < n && !rw_is_ws((unsigned char)s[i]) && s[i] != '/' && s[i] != '>')
+    while (i < n && !html_is_ws((unsigned char)s[i]) && s[i] != '/' && s[i] != '>')
         i++;
     t->nlen = i - t->name;
     int script = c && rw_name_is(s, t, "script");
     for (;;) {
-        while (i < n && (rw_is_ws((unsigned char)s[i]) || s[i] == '/')) {
+        while (i < n && (html_is_ws((unsigned char)s[i]) || s[i] == '/')) {
             if (s[i] == '/' && i + 1 < n && s[i + 1] == '>')
                 t->self_closing = 1;
             i++;
@@ -374,16 +350,16 @@ static void rw_parse_tag(rw_ctx *c, const char *s, size_t n, size_t i, rw_tag *t
             return;
         }
         size_t an = i++; /* a leading '=' belongs to the name */
-        while (i < n && !rw_is_ws((unsigned char)s[i]) && s[i] != '/' && s[i] != '>' &&
+        while (i < n && !html_is_ws((unsigned char)s[i]) && s[i] != '/' && s[i] != '>' &&
                s[i] != '=')
             i++;
         size_t anl = i - an;
-        while (i < n && rw_is_ws((unsigned char)s[i]))
+        while (i < n && html_is_ws((unsigned char)s[i]))
             i++;
         if (i >= n || s[i] != '=')
             continue;
         i++;
-        while (i < n && rw_is_ws((unsigned char)s[i]))
+        while (i < n && html_is_ws((unsigned char)s[i]))
             i++;
         size_t vs, ve;
         if (i < n && (s[i] == '"' || s[i] == '\'')) {
@@ -393,126 +369,16 @@ static void rw_parse_tag(rw_ctx *c, const char *s, size_t n, size_t i, rw_tag *t
             i = q ? ve + 1 : n;
         } else {
             vs = i;
-            while (i < n && !rw_is_ws((unsigned char)s[i]) && s[i] != '>')
+            while (i < n && !html_is_ws((unsigned char)s[i]) && s[i] != '>')
                 i++;
             ve = i;
         }
         if (!c)
             continue;
         rw_scan_attr(c, s + an, anl, vs, ve);
-        if (script && anl == 4 && rw_ci_eq(s + an, "type", 4) && rw_json_type(s + vs, ve - vs))
+        if (script && anl == 4 && html_ci_eq(s + an, "type", 4) && rw_json_type(s + vs, ve - vs))
             t->json = 1;
     }
-}
-
-/* Is there an end tag </name> (name case-insensitive, then a blank, '/' or
- * '>') at i? */
-static int rw_end_tag_at(const char *s, size_t n, size_t i, const char *name, size_t len)
-{
-    return n - i > len + 2 && s[i] == '<' && s[i + 1] == '/' && rw_ci_eq(s + i + 2, name, len) &&
-           (rw_is_ws((unsigned char)s[i + 2 + len]) || s[i + 2 + len] == '/' ||
-            s[i + 2 + len] == '>');
-}
-
-/* Where the raw text of <name> that starts at i ends: the '<' of its end tag,
- * or n. */
-static size_t rw_rawtext_end(const char *s, size_t n, size_t i, const char *name)
-{
-    size_t len = strlen(name);
-    while (i < n) {
-        const char *lt = memchr(s + i, '<', n - i);
-        if (!lt)
-            return n;
-        i = (size_t)(lt - s);
-        if (rw_end_tag_at(s, n, i, name, len))
-            return i;
-        i++;
-    }
-    return n;
-}
-
-/* Where the text of a <script> that starts at i ends, following the HTML
- * tokenizer's script data states: inside "<!--" a nested "<script>" makes
- * the next "</script>" part of the text ("double escaped"). */
-static size_t rw_script_end(const char *s, size_t n, size_t i)
-{
-    enum { DATA, ESC, ESC_D, ESC_DD, DESC, DESC_D, DESC_DD } st = DATA;
-    while (i < n) {
-        char ch = s[i];
-        switch (st) {
-        case DATA:
-            if (ch == '<') {
-                if (rw_end_tag_at(s, n, i, "script", 6))
-                    return i;
-                if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
-                    st = ESC_DD;
-                    i += 4;
-                    continue;
-                }
-            }
-            break;
-        case ESC:
-        case ESC_D:
-        case ESC_DD:
-            if (ch == '-') {
-                st = st == ESC ? ESC_D : ESC_DD;
-            } else if (ch == '<') {
-                if (rw_end_tag_at(s, n, i, "script", 6))
-                    return i;
-                st = ESC;
-                if (n - i > 7 && rw_ci_eq(s + i + 1, "script", 6) &&
-                    (rw_is_ws((unsigned char)s[i + 7]) || s[i + 7] == '/' || s[i + 7] == '>')) {
-                    st = DESC;
-                    i += 7;
-                    continue;
-                }
-            } else if (ch == '>' && st == ESC_DD) {
-                st = DATA;
-            } else {
-                st = ESC;
-            }
-            break;
-        case DESC:
-        case DESC_D:
-        case DESC_DD:
-            if (ch == '-') {
-                st = st == DESC ? DESC_D : DESC_DD;
-            } else if (ch == '<') {
-                st = DESC;
-                if (rw_end_tag_at(s, n, i, "script", 6)) {
-                    st = ESC;
-                    i += 8;
-                    continue;
-                }
-            } else if (ch == '>' && st == DESC_DD) {
-                st = DATA;
-            } else {
-                st = DESC;
-            }
-            break;
-        }
-        i++;
-    }
-    return n;
-}
-
-/* Just past the comment whose "<!--" ends at i: "-->", "--!>", or the
- * abrupt "<!-->" and "<!--->"; n if it never ends. */
-static size_t rw_comment_end(const char *s, size_t n, size_t i)
-{
-    if (i < n && s[i] == '>')
-        return i + 1;
-    if (n - i >= 2 && s[i] == '-' && s[i + 1] == '>')
-        return i + 2;
-    for (; i + 2 < n; i++) {
-        if (s[i] != '-' || s[i + 1] != '-')
-            continue;
-        if (s[i + 2] == '>')
-            return i + 3;
-        if (i + 3 < n && s[i + 2] == '!' && s[i + 3] == '>')
-            return i + 4;
-    }
-    return n;
 }
 
 /* Just past the first `stop` at or after i, or n. */
@@ -535,23 +401,23 @@ static void rw_scan_html(rw_ctx *c, int xml)
             return;
         i = (size_t)(lt - s);
         if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
-            i = rw_comment_end(s, n, i + 4);
+            i = html_comment_end(s, n, i + 4);
         } else if (xml && n - i >= 9 && memcmp(s + i, "<![CDATA[", 9) == 0) {
             i = rw_skip_past(s, n, i + 9, "]]>");
-        } else if (xml && n - i >= 3 && s[i + 1] == '?' && rw_is_alpha((unsigned char)s[i + 2])) {
+        } else if (xml && n - i >= 3 && s[i + 1] == '?' && html_is_alpha((unsigned char)s[i + 2])) {
             /* <?xml-stylesheet href="..."?>: pseudo-attributes are URLs too */
             rw_tag t;
             rw_parse_tag(c, s, n, i + 2, &t);
             i = t.end;
         } else if (n - i >= 2 && (s[i + 1] == '!' || s[i + 1] == '?')) {
             i = rw_skip_past(s, n, i + 2, ">"); /* doctype, bogus comment */
-        } else if (n - i >= 3 && s[i + 1] == '/' && rw_is_alpha((unsigned char)s[i + 2])) {
+        } else if (n - i >= 3 && s[i + 1] == '/' && html_is_alpha((unsigned char)s[i + 2])) {
             rw_tag t;
             rw_parse_tag(NULL, s, n, i + 2, &t); /* end tags: attributes mean nothing */
             i = t.end;
         } else if (n - i >= 2 && s[i + 1] == '/') {
             i = rw_skip_past(s, n, i + 2, ">");
-        } else if (n - i >= 2 && rw_is_alpha((unsigned char)s[i + 1])) {
+        } else if (n - i >= 2 && html_is_alpha((unsigned char)s[i + 1])) {
             rw_tag t;
             rw_parse_tag(c, s, n, i + 1, &t);
             i = t.end;
@@ -560,11 +426,11 @@ static void rw_scan_html(rw_ctx *c, int xml)
             size_t end = 0;
             const char *raw = NULL;
             if (rw_name_is(s, &t, "script")) {
-                end = rw_script_end(s, n, i);
+                end = html_script_end(s, n, i);
                 rw_scan_js(c, i, end, t.json);
                 raw = "script";
             } else if (rw_name_is(s, &t, "style")) {
-                end = rw_rawtext_end(s, n, i, "style");
+                end = html_rawtext_end(s, n, i, "style");
                 rw_scan_css(c, i, end);
                 raw = "style";
             } else if (!xml) {
@@ -575,7 +441,7 @@ static void rw_scan_html(rw_ctx *c, int xml)
                 for (size_t k = 0; k < sizeof(prose) / sizeof(prose[0]); k++) {
                     if (rw_name_is(s, &t, prose[k])) {
                         raw = prose[k];
-                        end = rw_rawtext_end(s, n, i, raw);
+                        end = html_rawtext_end(s, n, i, raw);
                         break;
                     }
                 }
@@ -607,7 +473,7 @@ static int rw_valid_base(const char *b, int allow_root)
         return 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)b[i];
-        int ok = rw_is_alpha(ch) || (ch >= '0' && ch <= '9') || (ch && strchr("-._~/%@+!$:", ch));
+        int ok = html_is_alpha(ch) || (ch >= '0' && ch <= '9') || (ch && strchr("-._~/%@+!$:", ch));
         if (!ok || (ch == '/' && b[i + 1] == '/'))
             return 0;
     }
@@ -626,18 +492,18 @@ const char *rewrite_kind_name(rewrite_kind kind)
 /* Does the essence of mime [0, len) equal word (lower case)? */
 static int rw_mime_is(const char *mime, size_t len, const char *word)
 {
-    return len == strlen(word) && rw_ci_eq(mime, word, len);
+    return len == strlen(word) && html_ci_eq(mime, word, len);
 }
 
 static int rw_mime_suffix(const char *mime, size_t len, const char *suffix)
 {
     size_t sl = strlen(suffix);
-    return len > sl && rw_ci_eq(mime + len - sl, suffix, sl);
+    return len > sl && html_ci_eq(mime + len - sl, suffix, sl);
 }
 
 static int rw_ext_is(const char *ext, size_t len, const char *word)
 {
-    return len == strlen(word) && rw_ci_eq(ext, word, len);
+    return len == strlen(word) && html_ci_eq(ext, word, len);
 }
 
 rewrite_kind rewrite_kind_for(const char *path, const char *mime)
