@@ -90,14 +90,19 @@ watcher *watch_start(const char *root, tomed_error *err)
     while (n > 1 && w->root[n - 1] == '/')
         w->root[--n] = '\0';
     const char *slash = strrchr(w->root, '/');
-    if (slash) {
+    const char *name = slash ? slash + 1 : w->root;
+    size_t name_len = strlen(name);
+    if (name_len >= sizeof w->name) {
+        error_set(err, TOMED_EXIT_RUNTIME, "watch %s: %s", root, strerror(ENAMETOOLONG));
+        free(w);
+        return NULL;
+    }
+    memcpy(w->name, name, name_len + 1);
+    if (slash)
         snprintf(w->parent, sizeof w->parent, "%.*s", slash == w->root ? 1 : (int)(slash - w->root),
                  w->root);
-        snprintf(w->name, sizeof w->name, "%s", slash + 1);
-    } else {
+    else
         snprintf(w->parent, sizeof w->parent, ".");
-        snprintf(w->name, sizeof w->name, "%s", w->root);
-    }
     if (watch_rearm(w) < 0) {
         error_set(err, TOMED_EXIT_RUNTIME, "watch %s: inotify: %s", root, strerror(errno));
         free(w);
