@@ -798,7 +798,8 @@ static void test_example_site(void **state)
             continue;
         text_files++;
         char full[1024];
-        snprintf(full, sizeof(full), "%s%s", SITE, rel);
+        int fl = snprintf(full, sizeof(full), "%s%s", SITE, rel);
+        assert_true(fl > 0 && (size_t)fl < sizeof(full));
         size_t n = 0;
         char *in = read_file(full, &n);
         assert_non_null(in);
