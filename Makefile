@@ -2,7 +2,8 @@
 #
 #   make            build build/tomed
 #   make run        install missing Debian packages, build, serve the example site
-#   make test       install missing Debian packages, build, run every test
+#   make test       install missing Debian packages, build, run every test (what CI runs)
+#   make check      the quick part of it: unit, integration, fuzz corpora once
 #   make unit       C unit tests (cmocka)           make integration  pytest suite
 #   make asan       ASan+UBSan build in build/asan   make test-asan    whole suite on it
 #   make clean
@@ -41,7 +42,7 @@ LIB_OBJ     := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit integration asan test-asan bench clean
+.PHONY: all deps run test check unit integration asan test-asan asan-suite bench clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/tomed
@@ -83,8 +84,19 @@ run: deps
 	$(MAKE) --no-print-directory all
 	$(BUILD)/tomed serve examples/site/docs --base /tomeclicker
 
-test: DEB_PKGS = $(DEB_BUILD) $(DEB_TEST)
+# Everything CI runs (.ci/run), fastest feedback first; about 10 minutes here
+# once the packages are in. `make check` is the first step alone (~2 min).
+test: DEB_PKGS = $(DEB_BUILD) $(DEB_TEST) $(DEB_SOAK) $(DEB_CONTAINER)
 test: deps
+	$(MAKE) --no-print-directory check
+	$(MAKE) --no-print-directory -j2 fuzz-ci
+	$(MAKE) --no-print-directory asan-suite
+	$(MAKE) --no-print-directory memcheck soak-ci
+	$(MAKE) --no-print-directory test-container
+	$(MAKE) --no-print-directory test-arm64
+
+check: DEB_PKGS = $(DEB_BUILD) $(DEB_TEST)
+check: deps
 	$(MAKE) --no-print-directory all unit integration
 	$(MAKE) --no-print-directory -j2 fuzz-regress
 
@@ -106,14 +118,19 @@ $(DEPLOY_DEPS): tests/deploy/package.json tests/deploy/package-lock.json
 integration: $(BUILD)/tomed $(BROWSER_DEPS) $(DEPLOY_DEPS)
 	TOMED_BIN=$(abspath $(BUILD)/tomed) $(PYTHON) -m pytest -q tests/integration
 
+# The integration harness fails a test on any sanitizer report in tomed's
+# stderr, and on a non-zero exit (LeakSanitizer's at shutdown).
+ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 asan:
-	$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
-	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+	$(ASAN_MAKE) all
 
 test-asan: DEB_PKGS = $(DEB_BUILD) $(DEB_TEST)
 test-asan: deps
-	$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
-	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all unit integration
+	$(MAKE) --no-print-directory asan-suite
+
+asan-suite:
+	$(ASAN_MAKE) all unit integration
 
 # tomed against a tuned nginx on this machine, side by side (bench/bench.py):
 # writes docs/benchmarks.md. BENCH_ARGS=--quick for a short run.
@@ -342,6 +359,7 @@ test-container: deps $(BUILD)/tomed
 # make memcheck  valgrind memcheck of a short mixed load with a reload, then SIGTERM
 SOAK_DURATION    ?= 300
 SOAK_CONNECTIONS ?= 256
+DEB_SOAK := wrk valgrind
 .PHONY: soak soak-ci memcheck
 soak: $(BUILD)/tomed
 	$(PYTHON) tests/soak/soak.py --bin $(abspath $(BUILD)/tomed) --duration $(SOAK_DURATION) \
