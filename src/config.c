@@ -104,6 +104,7 @@ static const struct key_def keys[] = {
     {"limits.max_connections", K_UINT, F(max_connections), "1024", NULL, 1, UINT_MAX},
     {"limits.max_connections_per_ip", K_UINT, F(max_connections_per_ip), "0", NULL, 0, UINT_MAX},
     {"limits.connection_timeout", K_DURATION, F(connection_timeout_s), "30s", NULL, 1, UINT_MAX},
+    {"limits.header_timeout", K_DURATION, F(header_timeout_s), "30s", NULL, 0, UINT_MAX},
     {"limits.max_url_length", K_UINT, F(max_url_length), "4096", NULL, 64, 65536},
     {"server.threads", K_UINT, F(threads), "0", NULL, 0, 256},
     {"server.shutdown_timeout", K_DURATION, F(shutdown_timeout_s), "10s", NULL, 0, UINT_MAX},

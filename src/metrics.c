@@ -85,6 +85,7 @@ struct metrics {
     _Atomic uint64_t duration_buckets[METRICS_N_BUCKETS]; /* not cumulative */
     _Atomic uint64_t duration_sum_us;
     _Atomic int64_t connections_open;
+    _Atomic uint64_t header_timeouts;
 
     /* cold: written on snapshot publication and reloads */
     _Atomic uint64_t snapshot_generation;
@@ -169,6 +170,7 @@ metrics *metrics_new(time_t start_time)
         atomic_init(&m->duration_buckets[i], 0);
     atomic_init(&m->duration_sum_us, 0);
     atomic_init(&m->connections_open, 0);
+    atomic_init(&m->header_timeouts, 0);
     atomic_init(&m->snapshot_generation, 0);
     atomic_init(&m->snapshot_files, 0);
     atomic_init(&m->snapshot_identity_bytes, 0);
@@ -242,6 +244,12 @@ void metrics_connection(metrics *m, int delta)
 {
     if (m)
         METRICS_ADD(m->connections_open, (int64_t)delta);
+}
+
+void metrics_header_timeouts(metrics *m, unsigned n)
+{
+    if (m)
+        METRICS_ADD(m->header_timeouts, (uint64_t)n);
 }
 
 void metrics_snapshot(metrics *m, uint64_t generation, uint64_t files, uint64_t identity_bytes,
@@ -385,6 +393,10 @@ static void metrics_render_server(FILE *f, const metrics *m)
     int64_t conns = METRICS_GET(m->connections_open);
     metrics_family(f, "tomed_http_connections_open", "gauge", "Client connections open now.");
     fprintf(f, "tomed_http_connections_open %" PRId64 "\n", conns < 0 ? 0 : conns);
+    metrics_family(f, "tomed_http_header_timeouts_total", "counter",
+                   "Connections closed because no whole request header arrived within "
+                   "limits.header_timeout.");
+    fprintf(f, "tomed_http_header_timeouts_total %" PRIu64 "\n", METRICS_GET(m->header_timeouts));
 
     metrics_family(f, "tomed_snapshot_files", "gauge", "Files in the live snapshot.");
     fprintf(f, "tomed_snapshot_files %" PRIu64 "\n", METRICS_GET(m->snapshot_files));

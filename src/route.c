@@ -186,6 +186,8 @@ void route_decide(const tomed_config *cfg, const site_snapshot *snap, const rout
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
         return set_error(res, 405);
 
+    if (req->target_nul)
+        return set_error(res, 400);
     const char *raw = req->path;
     size_t raw_len = req->path_len;
     strip_absolute_form(&raw, &raw_len);

@@ -1,12 +1,14 @@
 /*
  * server — the libmicrohttpd daemons: the public listener and the optional
  * admin listener, the request handler, per-connection bookkeeping for the
- * access log and metrics, and the drain on shutdown.
+ * access log, the metrics and the header deadline (slow-loris), and the drain
+ * on shutdown.
  *
  * Hot path: route decides, the prebuilt response of the chosen representation
  * is queued (responses.c built it when the snapshot was published). No
  * allocation, no file-system call, no lock: the snapshot reference and the
- * metrics are atomic adds, the access log one write(2).
+ * metrics are atomic adds, the access log one write(2). (The list of open
+ * connections takes a lock when a connection opens and closes, not per request.)
  *
  * The handler uses libmicrohttpd's two-call pattern: the first call for a
  * request only takes a reference on the live snapshot; the response is queued
@@ -16,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -58,6 +61,19 @@ typedef struct listener {
  * without an allocation per request. A non-NULL req_cls points here.
  */
 typedef struct conn_state {
+    /* the server's list of open connections, for the header-timeout sweep
+     * (under srv->conns_lock) */
+    struct conn_state *next, *prev_conn;
+    int fd;
+    int timed_out;              /* the sweep shut it down */
+    /* CLOCK_MONOTONIC ms by which a whole request header must have arrived;
+     * 0 while a request is being answered (or with the timeout off) */
+    _Atomic int64_t header_deadline_ms;
+    /* the request target as libmicrohttpd gave it to on_uri, and its C-string
+     * length then (see target_has_nul) */
+    const char *target;
+    size_t target_len;
+    int target_nul;             /* the request target holds a NUL byte */
     site_snapshot *snap;        /* reference held for the request in flight */
     site_snapshot *prev;        /* the previous generation, when the answer came from it */
     struct timespec start;
@@ -87,6 +103,17 @@ struct server {
     struct MHD_Response *health, *ready, *not_ready;
     struct MHD_Response *errors[N_ERRORS];
     precompress *compressor;
+    /* open connections, and the thread that closes the ones whose request
+     * header is overdue */
+    pthread_mutex_t conns_lock;
+    conn_state *conns;
+    pthread_t sweeper;
+    int sweeper_running;
+    pthread_cond_t sweeper_wake;
+    int sweeper_cond_ok;
+    int sweeper_stop;           /* under conns_lock */
+    /* the file last reported as changed on disk, so it is reported once */
+    _Atomic(const void *) changed_reported;
 };
 
 /* The bare error answers, each built once. */
@@ -148,7 +175,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     conn_state *cs = connection_state(c);
     if (!cs)
         return NULL;
-    const char *q = strchr(uri, '?');
+    cs->target = uri;
+    cs->target_len = strlen(uri);
+    const char *q = memchr(uri, '?', cs->target_len);
     cs->query_len = 0;
     cs->query_whole = 1;
     if (q) {
@@ -209,7 +238,7 @@ static enum MHD_Result queue_error(server *srv, conn_state *cs, struct MHD_Conne
  * Content-Length, or stall at a truncation: refuse instead. One fstat per
  * large-file request, small next to the transfer itself.
  */
-static int changed_on_disk(const route_result *res)
+static int changed_on_disk(server *srv, const route_result *res)
 {
     const site_entry *e = res->entry;
     const site_variant *v = res->variant;
@@ -221,6 +250,10 @@ static int changed_on_disk(const route_result *res)
         return 0;
     if (fstat(fd, &st) == 0 && (uint64_t)st.st_size == size && st.st_mtime == mtime)
         return 0;
+    /* once per file, not once per request for it */
+    const void *file = v ? (const void *)v : (const void *)e;
+    if (atomic_exchange_explicit(&srv->changed_reported, file, memory_order_relaxed) == file)
+        return 1;
     fprintf(stderr, "tomed: [error] %s%s changed on disk since it was loaded; answering 503 "
                     "until the site is loaded again\n",
             e->path, v ? encoding_suffix(v->encoding) : "");
@@ -248,6 +281,13 @@ static int64_t now_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (int64_t)t.tv_sec;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /*
@@ -292,6 +332,7 @@ static enum MHD_Result respond(listener *l, conn_state *cs, struct MHD_Connectio
         .accept_encoding =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING),
         .admin = l->admin,
+        .target_nul = cs->target_nul,
     };
     char query[QUERY_MAX], location[LOCATION_MAX];
     if (cs->query_whole) {
@@ -308,7 +349,7 @@ static enum MHD_Result respond(listener *l, conn_state *cs, struct MHD_Connectio
     route_decide(srv->cfg, cs->snap, &rq, &res, location, sizeof location);
     if (res.immutable_miss)
         from_previous(srv, cs, &rq, &res, location, sizeof location);
-    if ((res.kind == ROUTE_FILE || res.kind == ROUTE_PARTIAL) && changed_on_disk(&res))
+    if ((res.kind == ROUTE_FILE || res.kind == ROUTE_PARTIAL) && changed_on_disk(srv, &res))
         return queue_error(srv, cs, c, 503);
 
     switch (res.kind) {
@@ -361,6 +402,27 @@ static conn_state *connection_state(struct MHD_Connection *c)
     return ci ? ci->socket_context : NULL;
 }
 
+/*
+ * libmicrohttpd 0.9.75 passes the request target on as a C string, so a raw
+ * NUL byte in it ("GET /index.html%00 is encoded; "/a\0/../../x" is not")
+ * would cut the path short and serve the prefix. It parses the request line in
+ * place: the target and the version string both point into the line, the
+ * version one separator byte after the target's end (strict mode refuses a
+ * target with spaces). So the target held a NUL if its C string, measured
+ * before libmicrohttpd split off the query, ends before that. Only pointer
+ * values are compared, never dereferenced; a layout other than this one
+ * (url not the target on_uri saw, version not after it) judges nothing.
+ */
+static int target_has_nul(const conn_state *cs, const char *url, const char *version)
+{
+    if (!cs->target || url != cs->target || !version || !version[0])
+        return 0;
+    uintptr_t t = (uintptr_t)cs->target, v = (uintptr_t)version;
+    if (v <= t || v - t > (uintptr_t)LOCATION_MAX)
+        return 0;
+    return cs->target_len != v - t - 1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size, void **req_cls)
@@ -381,6 +443,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs->bytes = 0;
         cs->encoding = NULL;
         cs->counted = 1;
+        cs->target_nul = target_has_nul(cs, url, version);
+        cs->target = NULL;
+        /* the header is in: no deadline while the request is answered */
+        atomic_store_explicit(&cs->header_deadline_ms, 0, memory_order_relaxed);
         atomic_fetch_add_explicit(&srv->in_flight, 1, memory_order_relaxed);
         *req_cls = cs;
         /* A request with a body (a POST, or a GET with Content-Length) is
@@ -420,8 +486,9 @@ static void log_request(server *srv, struct MHD_Connection *c, const conn_state 
         .bytes = cs->bytes,
         .duration_us = us,
         .encoding = cs->encoding,
-        .user_agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT),
-        .referer = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_REFERER),
+        .user_agent =
+            c ? MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT) : NULL,
+        .referer = c ? MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_REFERER) : NULL,
     };
     clock_gettime(CLOCK_REALTIME, &a.time);
     size_t n = log_format_access(srv->log_format, &a, line, sizeof line);
@@ -436,9 +503,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     server *srv = l->srv;
     conn_state *cs = *req_cls;
     if (!cs) {
-        /* libmicrohttpd answered by itself (431 headers too large, 505, a
-         * malformed request line): the handler never ran, but the client got
-         * an answer that belongs in the metrics and the log */
+        /* libmicrohttpd answered by itself after the request line (431
+         * headers too large, 400 a bad header): the handler never ran, but
+         * the answer belongs in the log. on_mhd_log counted it. */
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
         conn_state *own = connection_state(c);
         if (ci && ci->http_status && own) {
@@ -449,7 +516,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
             own->bytes = 0;
             own->encoding = NULL;
             own->start.tv_sec = 0;
-            metrics_request(srv->metrics, "-", own->status, NULL, 0, 0);
             if (srv->log_format != LOG_OFF)
                 log_request(srv, c, own, 0);
         }
@@ -468,6 +534,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     cs->snap = NULL;
     cs->prev = NULL;
     *req_cls = NULL;
+    /* kept alive: it may idle for connection_timeout, then must send the
+     * next request whole within header_timeout */
+    if (srv->cfg->header_timeout_s)
+        atomic_store_explicit(&cs->header_deadline_ms,
+                              now_ms() + 1000 * ((int64_t)srv->cfg->connection_timeout_s +
+                                                 srv->cfg->header_timeout_s),
+                              memory_order_relaxed);
     if (cs->counted) {
         cs->counted = 0;
         atomic_fetch_sub_explicit(&srv->in_flight, 1, memory_order_release);
@@ -488,30 +561,173 @@ static void format_remote(const struct sockaddr *sa, char *out, size_t cap)
                   (socklen_t)cap);
 }
 
+/* Add cs to (or remove it from) the connections the sweep looks at. */
+static void conns_link(server *srv, conn_state *cs)
+{
+    pthread_mutex_lock(&srv->conns_lock);
+    cs->prev_conn = NULL;
+    cs->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev_conn = cs;
+    srv->conns = cs;
+    pthread_mutex_unlock(&srv->conns_lock);
+}
+
+static void conns_unlink(server *srv, conn_state *cs)
+{
+    pthread_mutex_lock(&srv->conns_lock);
+    if (cs->prev_conn)
+        cs->prev_conn->next = cs->next;
+    else
+        srv->conns = cs->next;
+    if (cs->next)
+        cs->next->prev_conn = cs->prev_conn;
+    pthread_mutex_unlock(&srv->conns_lock);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
     listener *l = cls;
+    server *srv = l->srv;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         conn_state *cs = calloc(1, sizeof *cs);
-        if (cs && l->srv->log_format != LOG_OFF) {
-            const union MHD_ConnectionInfo *ci =
-                MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-            format_remote(ci ? ci->client_addr : NULL, cs->remote, sizeof cs->remote);
+        if (cs) {
+            if (srv->log_format != LOG_OFF) {
+                const union MHD_ConnectionInfo *ci =
+                    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+                format_remote(ci ? ci->client_addr : NULL, cs->remote, sizeof cs->remote);
+            }
+            const union MHD_ConnectionInfo *fi =
+                MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+            cs->fd = fi ? fi->connect_fd : -1;
+            if (srv->cfg->header_timeout_s && cs->fd >= 0) {
+                atomic_init(&cs->header_deadline_ms,
+                            now_ms() + 1000 * (int64_t)srv->cfg->header_timeout_s);
+                conns_link(srv, cs);
+            }
         }
         *socket_context = cs; /* NULL when out of memory: its requests are refused */
-        metrics_connection(l->srv->metrics, +1);
+        metrics_connection(srv->metrics, +1);
     } else {
-        free(*socket_context);
+        conn_state *cs = *socket_context;
+        /* libmicrohttpd closes the socket after this returns: the sweep
+         * never sees a descriptor number that was reused */
+        if (cs && srv->cfg->header_timeout_s && cs->fd >= 0)
+            conns_unlink(srv, cs);
+        free(cs);
         *socket_context = NULL;
-        metrics_connection(l->srv->metrics, -1);
+        metrics_connection(srv->metrics, -1);
     }
 }
+
+/*
+ * The header timeout (limits.header_timeout). libmicrohttpd's connection
+ * timeout counts from the last byte received, so a client that sends one
+ * byte every few seconds holds its connection for ever; enough of them hold
+ * every connection slot (slow-loris). Once a second this thread shuts down
+ * the sockets whose request header is overdue; libmicrohttpd then sees the
+ * connection end and closes it as it would any other.
+ */
+static void *sweep_overdue(void *arg)
+{
+    server *srv = arg;
+    pthread_mutex_lock(&srv->conns_lock);
+    while (!srv->sweeper_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&srv->sweeper_wake, &srv->conns_lock, &until);
+        if (srv->sweeper_stop)
+            break;
+        int64_t now = now_ms();
+        unsigned closed = 0;
+        for (conn_state *cs = srv->conns; cs; cs = cs->next) {
+            int64_t deadline = atomic_load_explicit(&cs->header_deadline_ms, memory_order_relaxed);
+            if (deadline && now >= deadline && !cs->timed_out) {
+                cs->timed_out = 1;
+                shutdown(cs->fd, SHUT_RDWR);
+                closed++;
+            }
+        }
+        if (closed) {
+            metrics_header_timeouts(srv->metrics, closed);
+            fprintf(stderr, "tomed: [info] closed %u connection(s) that sent no whole request "
+                            "header within %us\n", closed, srv->cfg->header_timeout_s);
+        }
+    }
+    pthread_mutex_unlock(&srv->conns_lock);
+    return NULL;
+}
+
+static int sweeper_start(server *srv, tomed_error *err)
+{
+    if (!srv->cfg->header_timeout_s)
+        return 0;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&srv->sweeper_wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc == 0) {
+        srv->sweeper_cond_ok = 1;
+        rc = pthread_create(&srv->sweeper, NULL, sweep_overdue, srv);
+    }
+    if (rc != 0)
+        return error_set(err, TOMED_EXIT_RUNTIME, "cannot start the header-timeout thread: %s",
+                         strerror(rc));
+    srv->sweeper_running = 1;
+    return 0;
+}
+
+static void sweeper_stop(server *srv)
+{
+    if (srv->sweeper_running) {
+        pthread_mutex_lock(&srv->conns_lock);
+        srv->sweeper_stop = 1;
+        pthread_cond_signal(&srv->sweeper_wake);
+        pthread_mutex_unlock(&srv->conns_lock);
+        pthread_join(srv->sweeper, NULL);
+        srv->sweeper_running = 0;
+    }
+    if (srv->sweeper_cond_ok)
+        pthread_cond_destroy(&srv->sweeper_wake);
+    srv->sweeper_cond_ok = 0;
+}
+
+/*
+ * An answer libmicrohttpd made by itself to a malformed request. Its log line
+ * is the only place that hears of all of them: 505 (unsupported version) and
+ * 414 (request line too long) come before any request exists, so neither the
+ * handler nor the completion callback runs; those get their access-log line
+ * here, without a client address. Later ones (431, 400 for a bad header) are
+ * logged by on_completed, which knows the connection.
+ */
+static void mhd_answered(listener *l, unsigned status)
+{
+    server *srv = l->srv;
+    metrics_request(srv->metrics, "-", status, NULL, 0, 0);
+    if (srv->log_format == LOG_OFF || (status != 505 && status != 414))
+        return;
+    conn_state cs = {.status = status, .protocol = "-"};
+    strcpy(cs.remote, "-");
+    log_request(srv, NULL, &cs, 0);
+}
+
+/* The line libmicrohttpd 0.9.75 logs as it queues its own error answer. */
+static const char mhd_error_answer[] = "Error processing request (HTTP response code is %u";
 
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
                                                              va_list ap)
 {
-    (void)cls;
+    listener *l = cls;
+    if (l && strncmp(fmt, mhd_error_answer, sizeof mhd_error_answer - 1) == 0) {
+        va_list args;
+        va_copy(args, ap);
+        unsigned status = va_arg(args, unsigned);
+        va_end(args);
+        mhd_answered(l, status);
+    }
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
@@ -605,7 +821,7 @@ static int start_listener(server *srv, listener *l, int admin, const char *addr,
     };
     l->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, l,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
         MHD_OPTION_LISTEN_SOCKET, l->fd,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
@@ -641,8 +857,10 @@ static void server_free(server *srv)
     if (!srv)
         return;
     precompress_stop(srv->compressor);
+    sweeper_stop(srv);
     stop_listener(&srv->pub);
     stop_listener(&srv->admin);
+    pthread_mutex_destroy(&srv->conns_lock);
     site_live_swap(&srv->live, NULL);
     site_live_swap(&srv->previous, NULL);
     struct MHD_Response *rs[] = {srv->health, srv->ready, srv->not_ready};
@@ -706,6 +924,8 @@ int server_start(const tomed_config *cfg, site_snapshot *snap, server **out, tom
     atomic_init(&srv->previous_until, 0);
     atomic_init(&srv->in_flight, 0);
     atomic_init(&srv->draining, 0);
+    atomic_init(&srv->changed_reported, NULL);
+    pthread_mutex_init(&srv->conns_lock, NULL);
     int fmt = log_parse_format(cfg->access_log);
     srv->log_format = fmt < 0 ? LOG_OFF : (enum log_format)fmt;
     srv->metrics = metrics_new(time(NULL));
@@ -724,6 +944,8 @@ int server_start(const tomed_config *cfg, site_snapshot *snap, server **out, tom
     if (build_fixed_responses(srv, err) < 0)
         goto fail;
 
+    if (sweeper_start(srv, err) < 0)
+        goto fail;
     if (start_listener(srv, &srv->pub, 0, cfg->listen, thread_count(cfg), err) < 0)
         goto fail;
     if (cfg->admin_listen && cfg->admin_listen[0] &&

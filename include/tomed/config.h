@@ -64,6 +64,7 @@ typedef struct tomed_config {
     unsigned max_connections;
     unsigned max_connections_per_ip; /* 0 = unlimited */
     unsigned connection_timeout_s;   /* idle/read timeout of a connection */
+    unsigned header_timeout_s;       /* a whole request header within this long; 0 = off */
     unsigned max_url_length;         /* longer request paths answer 414 */
     unsigned threads;                /* 0 = one per CPU core */
     unsigned shutdown_timeout_s;     /* drain bound after SIGTERM */

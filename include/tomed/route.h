@@ -22,6 +22,8 @@ typedef struct route_request {
     const char *if_range;
     const char *accept_encoding;
     int admin;                 /* on the admin listener: only the operational endpoints */
+    int target_nul;            /* the request target held a NUL byte, which path cannot
+                                  show: its string ends there (400) */
 } route_request;
 
 enum route_kind {

@@ -172,6 +172,11 @@ static void test_methods_and_bad_paths(void **state)
     assert_int_equal(r.status, 400);
     r = get(fx, "GET", "//about", NULL);
     ASSERT_FILE(r, 200, "/about.html");
+    /* a raw NUL the server found in the target: the path before it exists */
+    route_request nul = {.method = "GET", .path = "/about", .path_len = 6, .target_nul = 1};
+    route_decide(fx->cfg, fx->snap, &nul, &r, fx->loc, sizeof fx->loc);
+    assert_int_equal(r.kind, ROUTE_ERROR);
+    assert_int_equal(r.status, 400);
     char longpath[5000];
     memset(longpath, 'a', sizeof longpath - 1);
     longpath[0] = '/';
