@@ -1081,6 +1081,7 @@ def test_errors_go_to_stderr_and_stdout_holds_only_log_lines(tomed, tmp_path):
             f.write(b"changed")
             f.truncate(1000)
         assert srv.get("/big.bin").status == 503
+        assert srv.get("/big.bin").status == 503
         # libmicrohttpd's complaints: a header too large, an unknown HTTP version
         raw_exchange(srv.host, srv.port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 300000 +
                      b"\r\n\r\n")
@@ -1090,6 +1091,7 @@ def test_errors_go_to_stderr_and_stdout_holds_only_log_lines(tomed, tmp_path):
         assert srv.stop() == 0
         err = srv.stderr
         assert "[error]" in err and "changed on disk" in err, err
+        assert err.count("changed on disk") == 1, "reported once per file, not per request"
         assert "[warn] libmicrohttpd" in err, err
         for raw in srv.raw_lines():
             parse(raw)                   # every stdout line is an access log line
