@@ -52,6 +52,7 @@ typedef struct listener {
     int admin;
     struct MHD_Daemon *daemon;
     int fd;
+    int quiesced;               /* the daemon gave the listening socket back */
     unsigned port;
 } listener;
 
@@ -67,7 +68,8 @@ typedef struct conn_state {
     int fd;
     int timed_out;              /* the sweep shut it down */
     /* CLOCK_MONOTONIC ms by which a whole request header must have arrived;
-     * 0 while a request is being answered (or with the timeout off) */
+     * 0 while a request is being answered (or with the timeout off), -1 once
+     * the sweep has shut the connection down */
     _Atomic int64_t header_deadline_ms;
     /* the request target as libmicrohttpd gave it to on_uri, and its C-string
      * length then (see target_has_nul) */
@@ -434,6 +436,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         conn_state *cs = connection_state(c);
         if (!cs)
             return MHD_NO;
+        /* the header is in: no deadline while the request is answered,
+         * unless the sweep claimed the connection first */
+        if (atomic_exchange(&cs->header_deadline_ms, 0) < 0)
+            return MHD_NO;
         clock_gettime(CLOCK_MONOTONIC, &cs->start);
         cs->snap = site_live_acquire(&srv->live);
         cs->method = method;
@@ -445,8 +451,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs->counted = 1;
         cs->target_nul = target_has_nul(cs, url, version);
         cs->target = NULL;
-        /* the header is in: no deadline while the request is answered */
-        atomic_store_explicit(&cs->header_deadline_ms, 0, memory_order_relaxed);
         atomic_fetch_add_explicit(&srv->in_flight, 1, memory_order_relaxed);
         *req_cls = cs;
         /* A request with a body (a POST, or a GET with Content-Length) is
@@ -644,7 +648,10 @@ static void *sweep_overdue(void *arg)
         unsigned closed = 0;
         for (conn_state *cs = srv->conns; cs; cs = cs->next) {
             int64_t deadline = atomic_load_explicit(&cs->header_deadline_ms, memory_order_relaxed);
-            if (deadline && now >= deadline && !cs->timed_out) {
+            /* claim it (-1) unless the header arrived meanwhile (0): a
+             * request being answered is never cut off */
+            if (deadline > 0 && now >= deadline && !cs->timed_out &&
+                atomic_compare_exchange_strong(&cs->header_deadline_ms, &deadline, -1)) {
                 cs->timed_out = 1;
                 shutdown(cs->fd, SHUT_RDWR);
                 closed++;
@@ -844,8 +851,13 @@ static int start_listener(server *srv, listener *l, int admin, const char *addr,
 
 static void stop_listener(listener *l)
 {
-    if (l->daemon)
+    if (l->daemon) {
         MHD_stop_daemon(l->daemon);
+        /* it closed the listening socket unless quiesced: closing it again
+         * could close a descriptor another thread has just been given */
+        if (!l->quiesced)
+            l->fd = -1;
+    }
     l->daemon = NULL;
     if (l->fd >= 0)
         close(l->fd);
@@ -1023,6 +1035,8 @@ int server_reload(server *srv, tomed_error *err)
     metrics_snapshot(srv->metrics, next->generation, next->n_entries, next->total_bytes,
                      compressed_bytes(next));
     site_live_swap(&srv->live, site_snapshot_ref(next));
+    /* a file of the new generation may sit where a reported one was */
+    atomic_store(&srv->changed_reported, NULL);
     if (cfg->compress_memory_max > 0)
         srv->compressor = precompress_start_after(next, cur, cfg, prepare_variant, srv);
     /* the outgoing generation answers for its immutable assets a while longer */
@@ -1070,6 +1084,7 @@ void server_stop(server *srv, unsigned timeout_s)
         return;
     /* Stop accepting first: the kernel refuses new connections from here on. */
     MHD_socket lfd = MHD_quiesce_daemon(srv->pub.daemon);
+    srv->pub.quiesced = lfd != MHD_INVALID_SOCKET;
     if (lfd != MHD_INVALID_SOCKET && lfd == srv->pub.fd) {
         close(srv->pub.fd);
         srv->pub.fd = -1;
