@@ -75,16 +75,6 @@ static struct MHD_Response *entry_body(const site_entry *e, uint64_t off, uint64
     return body_response(e->data, e->fd, off, len);
 }
 
-/* The body of a 304, which libmicrohttpd never reads. */
-static ssize_t never_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    (void)cls;
-    (void)pos;
-    (void)buf;
-    (void)max;
-    return MHD_CONTENT_READER_END_WITH_ERROR;
-}
-
 static void responses_free(entry_responses *er)
 {
     if (!er)
@@ -105,9 +95,13 @@ static entry_responses *responses_new(const tomed_config *cfg, const site_entry 
         return NULL;
     er->full = v ? body_response(v->data, v->fd, 0, v->size) : entry_body(e, 0, e->size);
     er->size = v ? v->size : e->size;
-    /* libmicrohttpd 0.9.75 sends Content-Length on a 304 (never a body): it
-     * must be the 200's length (RFC 9110 8.6), not the 0 of an empty buffer. */
-    er->not_modified = MHD_create_response_from_callback(er->size, 1, never_read, NULL, NULL);
+    /* libmicrohttpd 0.9.75 writes Content-Length on a 304 from the response's
+     * size (nginx and Go omit it; 0.9.75 cannot). RFC 9110 8.6 would have the
+     * 200's length, but a client that trusts Content-Length over the status
+     * then waits for a body that never comes: wrk (http_parser 2.x) stalled
+     * at 0 requests/s. 0 is what every client reads as "no body", and RFC
+     * 9111 3.2 has caches ignore a 304's Content-Length. */
+    er->not_modified = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (!er->full || !er->not_modified) {
         responses_free(er);
         return NULL;
