@@ -106,6 +106,7 @@ static const struct key_def keys[] = {
     {"limits.connection_timeout", K_DURATION, F(connection_timeout_s), "30s", NULL, 1, UINT_MAX},
     {"limits.header_timeout", K_DURATION, F(header_timeout_s), "30s", NULL, 0, UINT_MAX},
     {"limits.max_url_length", K_UINT, F(max_url_length), "4096", NULL, 64, 65536},
+    {"limits.max_header_size", K_SIZE, F(max_header_size), "16KiB", NULL, 1024, 1048576},
     {"server.threads", K_UINT, F(threads), "0", NULL, 0, 256},
     {"server.shutdown_timeout", K_DURATION, F(shutdown_timeout_s), "10s", NULL, 0, UINT_MAX},
     {"server.drain_delay", K_DURATION, F(drain_delay_s), "5s", "0", 0, UINT_MAX},

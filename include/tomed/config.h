@@ -66,6 +66,7 @@ typedef struct tomed_config {
     unsigned connection_timeout_s;   /* idle/read timeout of a connection */
     unsigned header_timeout_s;       /* a whole request header within this long; 0 = off */
     unsigned max_url_length;         /* longer request paths answer 414 */
+    uint64_t max_header_size;        /* request header fields beyond the request line; more: 431 */
     unsigned threads;                /* 0 = one per CPU core */
     unsigned shutdown_timeout_s;     /* drain bound after SIGTERM */
     unsigned drain_delay_s;          /* after SIGTERM, answer readiness 503 this long before

@@ -112,3 +112,27 @@ def test_pipelined_requests(site):
     a, s = site_file("about.html"), site_file("settings.html")
     assert data.count(b"HTTP/1.1 200") == 2, data[:300]
     assert data.index(a) < data.index(s)
+
+
+def _with_headers(srv, target, field_bytes):
+    """GET target with header fields of about field_bytes in 20 fields (a
+    long Cookie split the way browsers send many cookies); the status line."""
+    per = field_bytes // 20
+    fields = b"".join(b"X-F%02d: " % i + b"c" * (per - 9) + b"\r\n" for i in range(20))
+    data = srv.raw(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n" + fields +
+                   b"Connection: close\r\n\r\n")
+    return data.split(b"\r\n", 1)[0]
+
+
+def test_max_header_size(tomed):
+    """limits.max_header_size is room for header fields next to a URL of
+    max_url_length: both at once are served; far beyond it, 431."""
+    target = f"{BASE}/about?q=".encode()
+    target += b"a" * (4096 - len(target))                   # max_url_length, the default
+    srv = tomed.serve(SITE_DIR, "--base", BASE)
+    assert _with_headers(srv, target, 15 * 1024) == b"HTTP/1.1 200 OK"
+    assert _with_headers(srv, f"{BASE}/about".encode(), 30 * 1024).startswith(b"HTTP/1.1 431")
+
+    small = tomed.serve(SITE_DIR, "--base", BASE, "--limits.max-header-size", "4KiB")
+    assert _with_headers(small, target, 3 * 1024) == b"HTTP/1.1 200 OK"
+    assert _with_headers(small, target, 15 * 1024).startswith(b"HTTP/1.1 431")

@@ -322,7 +322,7 @@ static void test_unknown_key_nested(void **state)
     expect_load_error("limits:\n  max_connections: 5\n  max_conections: 6\n",
                       "conf/x.yaml:3:3: limits: unknown key \"max_conections\" (expected one of: "
                       "memory_file_max, max_connections, max_connections_per_ip, connection_timeout, header_timeout, "
-                      "max_url_length)");
+                      "max_url_length, max_header_size)");
     expect_load_error("cache: {immutable: a, revalidat: b}\n",
                       "conf/x.yaml:1:23: cache: unknown key \"revalidat\" (expected one of: immutable, "
                       "revalidate, default, rules)");
