@@ -6,6 +6,7 @@
  * failure looks the same to a person and to Kubernetes.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -156,6 +157,14 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+#ifdef __GLIBC__
+    /* One malloc arena, not one per thread: the compressor thread's own arena
+     * kept its scratch memory resident even after malloc_trim (3.3 MiB of a
+     * 13.8 MiB idle RSS on the example site), and a Pi's memory is the scarce
+     * thing. The hot path allocates nothing per request (libmicrohttpd's pool,
+     * prebuilt responses), so the shared lock costs nothing measurable. */
+    mallopt(M_ARENA_MAX, 1);
+#endif
 
     /* Watch before loading: a change made while the site loads, or right
      * after the banner, must not be missed. */
