@@ -246,6 +246,11 @@ void metrics_connection(metrics *m, int delta)
         METRICS_ADD(m->connections_open, (int64_t)delta);
 }
 
+int64_t metrics_connections_open(const metrics *m)
+{
+    return m ? METRICS_GET(m->connections_open) : 0;
+}
+
 void metrics_header_timeouts(metrics *m, unsigned n)
 {
     if (m)

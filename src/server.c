@@ -17,6 +17,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -116,6 +117,7 @@ struct server {
     int sweeper_stop;           /* under conns_lock */
     /* the file last reported as changed on disk, so it is reported once */
     _Atomic(const void *) changed_reported;
+    int64_t conns_peak;         /* most connections open at a tick since the last trim */
 };
 
 /* The bare error answers, each built once. */
@@ -1067,6 +1069,28 @@ void server_begin_drain(server *srv)
     atomic_store(&srv->draining, 1);
 }
 
+/*
+ * libmicrohttpd mallocs each connection's pool (24 KiB by default), and glibc
+ * keeps freed memory for reuse: after a burst of 256 connections a pod stayed
+ * 8.7 MiB above its idle size for good. Once the open connections have fallen
+ * to half their peak since the last trim, hand the free pages back, so a Pi's
+ * pod shrinks back after a spike. Small peaks are not worth the walk over the
+ * heap.
+ */
+static void give_back_after_burst(server *srv)
+{
+    enum { WORTH_IT = 32 };
+    int64_t open = metrics_connections_open(srv->metrics);
+    if (open > srv->conns_peak) {
+        srv->conns_peak = open;
+    } else if (srv->conns_peak >= WORTH_IT && open <= srv->conns_peak / 2) {
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+        srv->conns_peak = open;
+    }
+}
+
 void server_poll(server *srv)
 {
     /* The compressor's result reaches the snapshot gauges once it is done. */
@@ -1079,6 +1103,7 @@ void server_poll(server *srv)
         precompress_stop(srv->compressor);
         srv->compressor = NULL;
     }
+    give_back_after_burst(srv);
 }
 
 void server_stop(server *srv, unsigned timeout_s)

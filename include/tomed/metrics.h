@@ -33,6 +33,9 @@ void metrics_request(metrics *m, const char *method, unsigned status, const char
 /* A connection opened (+1) or closed (-1). */
 void metrics_connection(metrics *m, int delta);
 
+/* Connections open now (0 for a NULL m). */
+int64_t metrics_connections_open(const metrics *m);
+
 /* n connections closed for sending no whole request header in time. */
 void metrics_header_timeouts(metrics *m, unsigned n);
 

@@ -13,6 +13,8 @@ Fails (exit 1) on:
   - RSS growth: final RSS > 1.5 x RSS at the end of the warm-up + 8 MiB;
   - fd growth: final open fds under load > fds at the end of the warm-up + 8, or
     idle fds after the load > idle fds before it + 8;
+  - memory kept after the load: idle RSS 5 s after it > idle RSS before it + 4 MiB
+    (tomed hands the connections' memory back once they have closed);
   - the server not exiting 0 on SIGTERM, or printing [crit]/[alert]/sanitizer lines.
 
 Usage: soak.py [--bin build/tomed] [--duration 300] [--connections 256]
@@ -41,6 +43,8 @@ URL_RE = re.compile(r"at (http://[^\s/]+)(/\S*)")
 RELOADED = re.compile(r"reloaded: generation (\d+)")
 BAD = ("[crit]", "[alert]", "AddressSanitizer", "runtime error:", "LeakSanitizer")
 MIB = 1024 * 1024
+IDLE_SETTLE_S = 5          # seconds after the load before the idle figures must hold
+IDLE_RSS_SLACK = 4 * MIB   # idle RSS after the load may exceed the one before by this
 
 
 def rss_bytes(pid):
@@ -178,9 +182,16 @@ def main():
     wrk_out = wrk.communicate()[0].decode("utf-8", "replace")
     server_alive = proc.poll() is None
 
-    time.sleep(2)
+    # tomed trims its heap on a one-second tick once the connections are
+    # gone: give it a few ticks before reading the idle figures
+    rss_after_load = None
+    deadline = time.monotonic() + IDLE_SETTLE_S
+    while server_alive:
+        time.sleep(0.5)
+        rss_after_load = rss_bytes(pid)
+        if rss_after_load <= rss_before + IDLE_RSS_SLACK or time.monotonic() >= deadline:
+            break
     idle_fds_after = open_fds(pid) if server_alive else None
-    rss_after_load = rss_bytes(pid) if server_alive else None
     m5 = count_5xx(metrics(origin)) if server_alive else None
     rc = None
     if server_alive:
@@ -245,6 +256,10 @@ def main():
             failures.append(f"RSS grew: {final['rss'] / MIB:.1f} MiB > {rss_limit / MIB:.1f} MiB")
         if final["fds"] > base_sample["fds"] + 8:
             failures.append(f"fds grew under load: {base_sample['fds']} -> {final['fds']}")
+    if rss_after_load is not None and rss_after_load > rss_before + IDLE_RSS_SLACK:
+        failures.append(f"idle RSS {IDLE_SETTLE_S} s after the load "
+                        f"{rss_after_load / MIB:.1f} MiB > {rss_before / MIB:.1f} MiB before it "
+                        f"+ {IDLE_RSS_SLACK / MIB:.0f} MiB")
     if idle_fds_after is not None and idle_fds_after > idle_fds_before + 8:
         failures.append(f"idle fds grew: {idle_fds_before} -> {idle_fds_after}")
     if rc != 0:

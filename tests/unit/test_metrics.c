@@ -228,6 +228,7 @@ static void test_gauges_and_reloads(void **state)
     metrics_connection(m, 1);
     metrics_connection(m, 1);
     metrics_connection(m, -1);
+    assert_int_equal(metrics_connections_open(m), 2);
     metrics_snapshot(m, 1, 10, 1000, 100);
     metrics_snapshot(m, 7, 152, 3456789, 987654); /* the latest wins */
     metrics_reload(m, 1, 1700000100);
@@ -451,6 +452,7 @@ static void test_null_is_noop(void **state)
     (void)state;
     metrics_request(NULL, "GET", 200, NULL, 1, 1);
     metrics_connection(NULL, 1);
+    assert_int_equal(metrics_connections_open(NULL), 0);
     metrics_snapshot(NULL, 1, 1, 1, 1);
     metrics_reload(NULL, 1, 1);
     metrics_free(NULL);
