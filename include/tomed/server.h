@@ -36,8 +36,9 @@ int server_reload(server *srv, tomed_error *err);
 /* After SIGTERM: readiness answers 503 from now on; everything else is still served. */
 void server_begin_drain(server *srv);
 
-/* Housekeeping from the main thread, about once a second (publishes the
- * compressor's totals to the metrics when it has finished). */
+/* Housekeeping from the main thread, about once a second: publishes the
+ * compressor's totals to the metrics when it has finished, and hands freed
+ * memory back to the kernel once a burst of connections has gone. */
 void server_poll(server *srv);
 
 /*
