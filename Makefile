@@ -171,11 +171,11 @@ FUZZ_SRC_path               := path
 FUZZ_SRC_http_range         := http
 FUZZ_SRC_http_conditional   := http
 FUZZ_SRC_accept_encoding    := encoding
-FUZZ_SRC_config             := config log error
-FUZZ_SRC_config_set         := config log error
-FUZZ_SRC_sveltekit_detect   := sveltekit path config log error
+FUZZ_SRC_config             := config log utf8 error
+FUZZ_SRC_config_set         := config log utf8 error
+FUZZ_SRC_sveltekit_detect   := sveltekit path config log utf8 error
 FUZZ_SRC_glob               := policy
-FUZZ_SRC_log                := log
+FUZZ_SRC_log                := log utf8
 # route needs a snapshot, and site.c keeps gaining dependencies: link them all.
 FUZZ_SRC_route              := $(LIB_SRC:src/%.c=%)
 FUZZ_SRC_rewrite            := rewrite html

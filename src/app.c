@@ -25,6 +25,7 @@
 #include "tomed/app.h"
 #include "tomed/cli.h"
 #include "tomed/config.h"
+#include "tomed/diag.h"
 #include "tomed/privilege.h"
 #include "tomed/server.h"
 #include "tomed/site.h"
@@ -56,8 +57,8 @@ static int detect_base(tomed_config *cfg, tomed_error *err)
         return 0;
     if (config_set(cfg, "base", base, "index.html", err) < 0)
         return -1;
-    fprintf(stderr, "tomed: [notice] serving under %s, the base this build was made for "
-                    "(--base / to override)\n", base);
+    diag(DIAG_NOTICE, "serving under %s, the base this build was made for (--base / to "
+                      "override)", diag_q(base));
     return 0;
 }
 
@@ -108,10 +109,9 @@ static void print_banner(const tomed_config *cfg, const site_snapshot *snap, uns
         v6 = 0;
     }
     human_bytes(snap->total_bytes, size, sizeof size);
-    fprintf(stderr, "tomed %s: serving %zu files (%s) from %s at http://%s%s%s:%u%s%s\n",
-            TOMED_VERSION, snap->n_entries, size, cfg->root, v6 ? "[" : "", shown, v6 ? "]" : "",
-            port, cfg->base, strcmp(cfg->base, "/") == 0 ? "" : "/");
-    fflush(stderr);
+    diag(DIAG_NOTICE | DIAG_BARE, "tomed %s: serving %zu files (%s) from %s at http://%s%s%s:%u%s%s",
+         TOMED_VERSION, snap->n_entries, size, diag_q(cfg->root), v6 ? "[" : "", diag_q(shown),
+         v6 ? "]" : "", port, diag_q(cfg->base), strcmp(cfg->base, "/") == 0 ? "" : "/");
 }
 
 static int cmd_check(const tomed_config *cfg, tomed_error *err)
@@ -172,7 +172,7 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
     if (cfg->reload_watch) {
         tomed_error werr = {0};
         if (!(w = watch_start(cfg->root, &werr)))
-            fprintf(stderr, "tomed: [warn] %s; reload with SIGHUP instead\n", werr.msg);
+            diag(DIAG_WARN, "%s; reload with SIGHUP instead", werr.msg);
     }
     site_snapshot *snap = NULL;
     if (site_load(cfg, 1, &snap, err) < 0) {
@@ -193,17 +193,17 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
         return -1;
     }
     if (snap->rewriting)
-        fprintf(stderr, "tomed: [notice] built for %s, mounted at %s: rewrote %llu references "
-                        "in %zu files (tomed check lists them)\n",
-                snap->build_base, cfg->base, (unsigned long long)snap->rewrites,
-                snap->rewritten_files);
+        diag(DIAG_NOTICE, "built for %s, mounted at %s: rewrote %llu references in %zu files "
+                          "(tomed check lists them)",
+             diag_q(snap->build_base), diag_q(cfg->base), (unsigned long long)snap->rewrites,
+             snap->rewritten_files);
     if (snap->n_entries == 0)
-        fprintf(stderr, "tomed: [warn] %s holds no files: /readyz answers 503 until a site "
-                        "is loaded (SIGHUP or reload.watch)\n", cfg->root);
+        diag(DIAG_WARN, "%s holds no files: /readyz answers 503 until a site is loaded (SIGHUP "
+                        "or reload.watch)", diag_q(cfg->root));
     print_banner(cfg, snap, server_port(srv));
     if (server_admin_port(srv))
-        fprintf(stderr, "tomed: admin endpoints (%s, %s, %s) on port %u\n", cfg->health_path,
-                cfg->readiness_path, cfg->metrics_path, server_admin_port(srv));
+        diag(DIAG_NOTICE, "admin endpoints (%s, %s, %s) on port %u", diag_q(cfg->health_path),
+             diag_q(cfg->readiness_path), diag_q(cfg->metrics_path), server_admin_port(srv));
     site_snapshot_unref(snap);
 
     int rc = event_loop(cfg, srv, &set, w);
@@ -215,8 +215,7 @@ static void reload(server *srv, const char *why)
 {
     tomed_error err = {0};
     if (server_reload(srv, &err) < 0)
-        fprintf(stderr, "tomed: [error] reload (%s) failed, still serving the previous site: %s\n",
-                why, err.msg);
+        diag(DIAG_ERROR, "reload (%s) failed, still serving the previous site: %s", why, err.msg);
 }
 
 /* Stop: readiness first, then (after drain_delay) the listener, then wait for
@@ -228,14 +227,14 @@ static int shut_down(const tomed_config *cfg, server *srv, int sfd, int sig)
     if (cfg->drain_delay_s > 0) {
         /* Kubernetes removes the endpoint only after readiness fails; keep
          * serving meanwhile. A second signal cuts the wait short. */
-        fprintf(stderr, "tomed: [notice] %s: readiness now 503; serving %us more before "
-                        "draining\n", name, cfg->drain_delay_s);
+        diag(DIAG_NOTICE, "%s: readiness now 503; serving %us more before draining", name,
+             cfg->drain_delay_s);
         struct pollfd p = {.fd = sfd, .events = POLLIN};
         poll(&p, 1, (int)(cfg->drain_delay_s > 86400 ? 86400 : cfg->drain_delay_s) * 1000);
     }
-    fprintf(stderr, "tomed: [notice] %s: draining (at most %us)\n", name, cfg->shutdown_timeout_s);
+    diag(DIAG_NOTICE, "%s: draining (at most %us)", name, cfg->shutdown_timeout_s);
     server_stop(srv, cfg->shutdown_timeout_s);
-    fprintf(stderr, "tomed: [notice] stopped\n");
+    diag(DIAG_NOTICE, "stopped");
     return 0;
 }
 
@@ -249,7 +248,7 @@ static int event_loop(const tomed_config *cfg, server *srv, const sigset_t *set,
     enum { QUIET_MS = 300 };
     int sfd = signalfd(-1, set, SFD_CLOEXEC);
     if (sfd < 0) {
-        fprintf(stderr, "tomed: [crit] signalfd: %s\n", strerror(errno));
+        diag(DIAG_CRIT, "signalfd: %s", strerror(errno));
         server_stop(srv, cfg->shutdown_timeout_s);
         return -1;
     }
@@ -313,7 +312,7 @@ int app_main(int argc, char **argv, char **envp)
 out:
     config_free(cfg);
     if (err.status) {
-        fprintf(stderr, "tomed: %s\n", err.msg);
+        diag(DIAG_ERROR | DIAG_BARE, "tomed: %s", err.msg);
         return err.status;
     }
     return rc < 0 ? TOMED_EXIT_RUNTIME : TOMED_EXIT_OK;

@@ -26,6 +26,7 @@
  * the same for both formats.
  */
 #include "tomed/log.h"
+#include "tomed/utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -51,34 +52,6 @@ int log_parse_format(const char *s)
 #define LOG_UNIT_MAX 6 /* the longest escape: \u00HH */
 
 static const char log_hex[] = "0123456789abcdef";
-
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid.
- * Strict (RFC 3629): no overlong forms, no surrogates, nothing past U+10FFFF,
- * because a lenient decoder is how escaping gets bypassed. */
-static size_t log_utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        lo = c == 0xe0 ? 0xa0 : 0x80;
-        hi = c == 0xed ? 0x9f : 0xbf;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        lo = c == 0xf0 ? 0x90 : 0x80;
-        hi = c == 0xf4 ? 0x8f : 0xbf;
-    } else
-        return 0;
-    if (n < len || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return len;
-}
 
 static size_t log_hex_escape(char *out, const char *prefix, unsigned char c)
 {
@@ -117,7 +90,7 @@ static size_t log_unit_json(const unsigned char *p, size_t n, char *out, size_t 
         out[0] = (char)c;
         return 1;
     }
-    size_t len = log_utf8_len(p, n);
+    size_t len = utf8_seq_len(p, n);
     if (len == 0)
         return log_hex_escape(out, "\\u00", c); /* the byte, as U+00HH */
     *used = len;

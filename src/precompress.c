@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tomed/diag.h"
 #include "tomed/encoding.h"
 #include "tomed/precompress.h"
 
@@ -163,9 +164,9 @@ out:
 #endif
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    fprintf(stderr,
-                "tomed: [info] compressed %zu of %zu compressible files (%llu bytes) into %zu "
-                "variants (%llu bytes, %zu reused from the previous build) in %.0f ms\n",
+    diag(DIAG_INFO,
+         "compressed %zu of %zu compressible files (%llu bytes) into %zu variants (%llu bytes, "
+         "%zu reused from the previous build) in %.0f ms",
                 files, n_jobs, (unsigned long long)in_bytes, made,
                 (unsigned long long)used, reused, ms);
     atomic_store(&p->done, 1);

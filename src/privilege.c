@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tomed/diag.h"
 #include "tomed/privilege.h"
 
 int privilege_check(const tomed_config *cfg, uid_t euid, tomed_error *err)
@@ -22,7 +23,7 @@ int privilege_check(const tomed_config *cfg, uid_t euid, tomed_error *err)
     if (euid != 0 || (cfg->user && cfg->user[0]) || cfg->allow_root)
         return 0;
     if (cfg->mode == CONFIG_MODE_SERVE) {
-        fprintf(stderr, "tomed: [warn] serving as root; set server.user to drop privileges\n");
+        diag(DIAG_WARN, "serving as root; set server.user to drop privileges");
         return 0;
     }
     const char *o = config_origin_of(cfg, "server.user");
@@ -75,7 +76,7 @@ int privilege_drop(const tomed_config *cfg, tomed_error *err)
                          cfg->user, strerror(errno));
     if (uid != 0 && setuid(0) == 0)
         return error_set(err, TOMED_EXIT_RUNTIME, "server.user: root could be regained");
-    fprintf(stderr, "tomed: [notice] running as uid %u gid %u (%s)\n", (unsigned)uid,
-            (unsigned)gid, cfg->user);
+    diag(DIAG_NOTICE, "running as uid %u gid %u (%s)", (unsigned)uid, (unsigned)gid,
+         diag_q(cfg->user));
     return 0;
 }

@@ -32,6 +32,7 @@
 
 #include <microhttpd.h>
 
+#include "tomed/diag.h"
 #include "tomed/encoding.h"
 #include "tomed/log.h"
 #include "tomed/metrics.h"
@@ -258,9 +259,9 @@ static int changed_on_disk(server *srv, const route_result *res)
     const void *file = v ? (const void *)v : (const void *)e;
     if (atomic_exchange_explicit(&srv->changed_reported, file, memory_order_relaxed) == file)
         return 1;
-    fprintf(stderr, "tomed: [error] %s%s changed on disk since it was loaded; answering 503 "
-                    "until the site is loaded again\n",
-            e->path, v ? encoding_suffix(v->encoding) : "");
+    diag(DIAG_ERROR, "%s%s changed on disk since it was loaded; answering 503 until the site "
+                     "is loaded again",
+         diag_q(e->path), v ? encoding_suffix(v->encoding) : "");
     return 1;
 }
 
@@ -661,8 +662,8 @@ static void *sweep_overdue(void *arg)
         }
         if (closed) {
             metrics_header_timeouts(srv->metrics, closed);
-            fprintf(stderr, "tomed: [info] closed %u connection(s) that sent no whole request "
-                            "header within %us\n", closed, srv->cfg->header_timeout_s);
+            diag(DIAG_INFO, "closed %u connection(s) that sent no whole request header "
+                            "within %us", closed, srv->cfg->header_timeout_s);
         }
     }
     pthread_mutex_unlock(&srv->conns_lock);
@@ -744,7 +745,7 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
         msg[--n] = '\0';
     /* mostly a client's malformed request or a connection limit: worth a
      * line, not an alarm */
-    fprintf(stderr, "tomed: [warn] libmicrohttpd: %s\n", msg);
+    diag(DIAG_WARN, "libmicrohttpd: %s", msg);
 }
 
 /* Bind the listening socket ourselves, so a failure names the address and errno. */
@@ -1049,9 +1050,8 @@ int server_reload(server *srv, tomed_error *err)
     site_live_swap(&srv->previous, cur);
     cur = NULL;
     metrics_reload(srv->metrics, 1, time(NULL));
-    fprintf(stderr,
-            "tomed: reloaded: generation %llu, %zu files (%zu added, %zu removed, %zu changed) "
-            "in %llu ms\n",
+    diag(DIAG_NOTICE,
+         "reloaded: generation %llu, %zu files (%zu added, %zu removed, %zu changed) in %llu ms",
             (unsigned long long)next->generation, next->n_entries, added, removed, changed,
             (unsigned long long)(elapsed_us(&t0) / 1000));
     site_snapshot_unref(next);
@@ -1124,8 +1124,8 @@ void server_stop(server *srv, unsigned timeout_s)
             break;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - start.tv_sec >= (time_t)timeout_s) {
-            fprintf(stderr, "tomed: [warn] shutdown timeout: %u request(s) cut off\n",
-                    atomic_load(&srv->in_flight));
+            diag(DIAG_WARN, "shutdown timeout: %u request(s) cut off",
+                 atomic_load(&srv->in_flight));
             break;
         }
         struct timespec tick = {0, 20 * 1000 * 1000};

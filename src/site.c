@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "tomed/http.h"
+#include "tomed/diag.h"
 #include "tomed/mime.h"
 #include "tomed/csp.h"
 #include "tomed/policy.h"
@@ -316,12 +317,11 @@ static int walk_one(loader *ld, int dirfd, const char *prefix, const char *name)
         char full[PATH_MAX * 2], real[PATH_MAX];
         snprintf(full, sizeof full, "%s%s", ld->root_real, site_path);
         if (!realpath(full, real)) {
-            fprintf(stderr, "tomed: [warn] skipping %s: broken symlink\n", site_path);
+            diag(DIAG_WARN, "skipping %s: broken symlink", diag_q(site_path));
             return 0;
         }
         if (!inside_root(ld, real)) {
-            fprintf(stderr, "tomed: [warn] skipping %s: symlink leads outside the root\n",
-                    site_path);
+            diag(DIAG_WARN, "skipping %s: symlink leads outside the root", diag_q(site_path));
             return 0;
         }
         if (stat(real, &st) < 0)
@@ -425,8 +425,8 @@ static int attach_siblings(site_snapshot *s)
             }
             if (sib->size >= owner->size) {
                 /* useless as a variant, and never a file of its own either */
-                fprintf(stderr, "tomed: [warn] ignoring %s: not smaller than %s\n", sib->path,
-                        owner->path);
+                diag(DIAG_WARN, "ignoring %s: not smaller than %s", diag_q(sib->path),
+                     diag_q(owner->path));
                 dropped[i] = 1;
                 break;
             }
@@ -564,9 +564,10 @@ int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out,
     const char *nf_origin = config_origin_of(cfg, "not_found_page");
     if (cfg->not_found_page && cfg->not_found_page[0] && !s->not_found &&
         strcmp(cfg->not_found_page, "404.html") != 0)
-        fprintf(stderr, "tomed: [warn] %s: not_found_page: \"%s\" is not a file in %s; unknown "
-                        "paths get a plain 404\n",
-                nf_origin ? nf_origin : "not_found_page", cfg->not_found_page, cfg->root);
+        diag(DIAG_WARN, "%s: not_found_page: \"%s\" is not a file in %s; unknown paths get a "
+                        "plain 404",
+             diag_q(nf_origin ? nf_origin : "not_found_page"), diag_q(cfg->not_found_page),
+             diag_q(cfg->root));
     s->spa_fallback = find_named(s, cfg->spa_fallback);
     if (cfg->spa_fallback && cfg->spa_fallback[0] && !s->spa_fallback) {
         const char *o = config_origin_of(cfg, "spa_fallback");

@@ -35,7 +35,7 @@ from conftest import (BASE, SITE_DIR, VERSION, TomedServer, html, make_tree, par
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 METRICS_CT = "text/plain; version=0.0.4; charset=utf-8"
-ADMIN_RE = re.compile(r"tomed: admin endpoints \((\S+), (\S+), (\S+)\) on port (\d+)")
+ADMIN_RE = re.compile(r"tomed: \[notice\] admin endpoints \((\S+), (\S+), (\S+)\) on port (\d+)")
 INFO_RE = re.compile(r"tomed: \[info\] compressed (\d+) of (\d+) compressible files \((\d+) bytes\)"
                      r" into (\d+) variants \((\d+) bytes[,)]")
 
