@@ -119,6 +119,7 @@ static const struct key_def keys[] = {
     {"compression.brotli_quality", K_UINT, F(brotli_quality), "11", NULL, 0, 11},
     {"compression.gzip_level", K_UINT, F(gzip_level), "9", NULL, 1, 9},
     {"log.access", K_ACCESSLOG, F(access_log), "json", "clf", 0, 0},
+    {"log.buffer", K_SIZE, F(log_buffer), "256KiB", NULL, 4096, 64u << 20},
     {"admin.listen", K_ADMIN, F(admin_listen), "", NULL, 0, 0},
     {"admin.on_public_listener", K_BOOL, F(admin_on_public), "true", NULL, 0, 1},
     {"rewrite.enabled", K_BOOL, F(rewrite_enabled), "true", NULL, 0, 1},

@@ -30,7 +30,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -378,4 +383,179 @@ void log_write_access(const char *line, size_t len)
         line += w;
         len -= (size_t)w;
     }
+}
+
+/* ------------------------------------------------------------------ queue */
+
+/*
+ * The access log must never stop the server: a log collector that stalls
+ * (a full pipe, a slow journald, a `tomed run | less` left in the
+ * background) would otherwise block every request thread in write(2). So
+ * request threads only copy their line into a ring of bytes and one writer
+ * thread drains it. When the ring is full the line is dropped and counted;
+ * losing log lines is the lesser harm than losing the service.
+ *
+ * The writer waits for the descriptor with poll(2) and writes at most
+ * PIPE_BUF bytes per call, so with a pipe it never sleeps inside write(2)
+ * (a pipe that polls writable has at least a page free) and it looks at the
+ * stop flag at least every LOG_POLL_MS. Only the writer writes to the
+ * descriptor, so lines stay whole in the stream even when a write is short.
+ *
+ * The lock protects only the ring's indices and is held for a memcpy of at
+ * most LOG_LINE_MAX bytes, never across a system call.
+ */
+#define LOG_POLL_MS 100
+
+struct log_queue {
+    int fd;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;        /* lines arrived, or stop */
+    char *ring;
+    size_t cap, head, used;     /* head: next byte to fill; the oldest is at head - used */
+    int stop;                   /* under lock */
+    int broken;                 /* the descriptor failed for good: drop everything */
+    struct timespec deadline;   /* CLOCK_MONOTONIC, once stop is set */
+    atomic_uint_fast64_t dropped;
+};
+
+static int log_past(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+static void *log_writer(void *arg)
+{
+    log_queue *q = arg;
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        if (q->used == 0 || q->broken) {
+            if (q->stop)
+                break;
+            pthread_cond_wait(&q->wake, &q->lock);
+            continue;
+        }
+        if (q->stop && log_past(&q->deadline))
+            break;
+        size_t tail = (q->head + q->cap - q->used) % q->cap;
+        size_t n = q->cap - tail < q->used ? q->cap - tail : q->used;
+        if (n > PIPE_BUF)
+            n = PIPE_BUF;
+        pthread_mutex_unlock(&q->lock);
+        /* the bytes [tail, tail + n) are the writer's alone until it
+         * advances past them: producers only fill the free part */
+        ssize_t w = 0;
+        int err = 0;
+        struct pollfd p = {.fd = q->fd, .events = POLLOUT};
+        int ready = poll(&p, 1, LOG_POLL_MS);
+        if (ready > 0 && (p.revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))) {
+            w = write(q->fd, q->ring + tail, n);
+            err = w < 0 ? errno : 0;
+        }
+        pthread_mutex_lock(&q->lock);
+        if (w > 0)
+            q->used -= (size_t)w;
+        else if (w < 0 && err != EINTR && err != EAGAIN && err != EWOULDBLOCK)
+            q->broken = 1; /* EPIPE, EBADF, ENOSPC: nobody will read these lines */
+    }
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+log_queue *log_queue_start(int fd, size_t cap)
+{
+    if (cap < LOG_LINE_MAX)
+        cap = LOG_LINE_MAX;
+    log_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->fd = fd;
+    q->cap = cap;
+    atomic_init(&q->dropped, 0);
+    q->ring = malloc(cap);
+    if (!q->ring || pthread_mutex_init(&q->lock, NULL) != 0) {
+        free(q->ring);
+        free(q);
+        return NULL;
+    }
+    if (pthread_cond_init(&q->wake, NULL) != 0) {
+        pthread_mutex_destroy(&q->lock);
+        free(q->ring);
+        free(q);
+        return NULL;
+    }
+    if (pthread_create(&q->thread, NULL, log_writer, q) != 0) {
+        pthread_cond_destroy(&q->wake);
+        pthread_mutex_destroy(&q->lock);
+        free(q->ring);
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+int log_queue_push(log_queue *q, const char *line, size_t len)
+{
+    if (!q || len == 0)
+        return 0;
+    pthread_mutex_lock(&q->lock);
+    int fits = !q->stop && !q->broken && len <= q->cap - q->used;
+    if (fits) {
+        size_t first = q->cap - q->head < len ? q->cap - q->head : len;
+        memcpy(q->ring + q->head, line, first);
+        memcpy(q->ring, line + first, len - first);
+        q->head = (q->head + len) % q->cap;
+        q->used += len;
+        if (q->used == len)
+            pthread_cond_signal(&q->wake); /* it was empty: the writer may be asleep */
+    }
+    pthread_mutex_unlock(&q->lock);
+    if (!fits)
+        atomic_fetch_add_explicit(&q->dropped, 1, memory_order_relaxed);
+    return fits ? 0 : -1;
+}
+
+uint64_t log_queue_dropped(const log_queue *q)
+{
+    return q ? (uint64_t)atomic_load_explicit(&q->dropped, memory_order_relaxed) : 0;
+}
+
+/* Queues whose writer was still stuck at stop: kept reachable, never freed
+ * (the process is on its way out), so leak checkers stay quiet. */
+static log_queue *log_abandoned;
+
+void log_queue_stop(log_queue *q, unsigned flush_ms)
+{
+    if (!q)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += flush_ms / 1000;
+    until.tv_nsec += (long)(flush_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&q->lock);
+    q->stop = 1;
+    q->deadline = until;
+    pthread_cond_signal(&q->wake);
+    pthread_mutex_unlock(&q->lock);
+    /* The writer ends within LOG_POLL_MS of the deadline unless write(2)
+     * itself sleeps (a socket or terminal that polls writable but takes
+     * less than PIPE_BUF): then give up on it rather than on exiting. */
+    struct timespec join_by;
+    clock_gettime(CLOCK_REALTIME, &join_by);
+    join_by.tv_sec += flush_ms / 1000 + 1;
+    if (pthread_timedjoin_np(q->thread, NULL, &join_by) != 0) {
+        pthread_detach(q->thread); /* stop is set: nothing new is queued */
+        log_abandoned = q;
+        return;
+    }
+    pthread_cond_destroy(&q->wake);
+    pthread_mutex_destroy(&q->lock);
+    free(q->ring);
+    free(q);
 }

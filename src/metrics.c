@@ -86,6 +86,7 @@ struct metrics {
     _Atomic uint64_t duration_sum_us;
     _Atomic int64_t connections_open;
     _Atomic uint64_t header_timeouts;
+    _Atomic uint64_t log_dropped;
 
     /* cold: written on snapshot publication and reloads */
     _Atomic uint64_t snapshot_generation;
@@ -171,6 +172,7 @@ metrics *metrics_new(time_t start_time)
     atomic_init(&m->duration_sum_us, 0);
     atomic_init(&m->connections_open, 0);
     atomic_init(&m->header_timeouts, 0);
+    atomic_init(&m->log_dropped, 0);
     atomic_init(&m->snapshot_generation, 0);
     atomic_init(&m->snapshot_files, 0);
     atomic_init(&m->snapshot_identity_bytes, 0);
@@ -255,6 +257,12 @@ void metrics_header_timeouts(metrics *m, unsigned n)
 {
     if (m)
         METRICS_ADD(m->header_timeouts, (uint64_t)n);
+}
+
+void metrics_log_dropped(metrics *m)
+{
+    if (m)
+        METRICS_ADD(m->log_dropped, 1);
 }
 
 void metrics_snapshot(metrics *m, uint64_t generation, uint64_t files, uint64_t identity_bytes,
@@ -402,6 +410,10 @@ static void metrics_render_server(FILE *f, const metrics *m)
                    "Connections closed because no whole request header arrived within "
                    "limits.header_timeout.");
     fprintf(f, "tomed_http_header_timeouts_total %" PRIu64 "\n", METRICS_GET(m->header_timeouts));
+    metrics_family(f, "tomed_log_lines_dropped_total", "counter",
+                   "Access-log lines dropped because stdout was not read fast enough "
+                   "(log.buffer was full).");
+    fprintf(f, "tomed_log_lines_dropped_total %" PRIu64 "\n", METRICS_GET(m->log_dropped));
 
     metrics_family(f, "tomed_snapshot_files", "gauge", "Files in the live snapshot.");
     fprintf(f, "tomed_snapshot_files %" PRIu64 "\n", METRICS_GET(m->snapshot_files));

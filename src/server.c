@@ -7,7 +7,7 @@
  * Hot path: route decides, the prebuilt response of the chosen representation
  * is queued (responses.c built it when the snapshot was published). No
  * allocation, no file-system call, no lock: the snapshot reference and the
- * metrics are atomic adds, the access log one write(2). (The list of open
+ * metrics are atomic adds, the access log a copy into its queue (log.c). (The list of open
  * connections takes a lock when a connection opens and closes, not per request.)
  *
  * The handler uses libmicrohttpd's two-call pattern: the first call for a
@@ -47,6 +47,9 @@
 
 enum { N_ERRORS = 5 };
 #define QUERY_COPY 8192
+/* At shutdown, queued access-log lines get this long to reach stdout: a
+ * reader that has stalled must not hold up the exit. */
+#define LOG_FLUSH_MS 1000
 
 /* One listening daemon; the handler's closure. */
 typedef struct listener {
@@ -103,6 +106,7 @@ struct server {
     atomic_uint in_flight;
     atomic_int draining;
     enum log_format log_format;
+    log_queue *access_log;      /* lines on their way to stdout */
     metrics *metrics;
     struct MHD_Response *health, *ready, *not_ready;
     struct MHD_Response *errors[N_ERRORS];
@@ -499,8 +503,8 @@ static void log_request(server *srv, struct MHD_Connection *c, const conn_state 
     };
     clock_gettime(CLOCK_REALTIME, &a.time);
     size_t n = log_format_access(srv->log_format, &a, line, sizeof line);
-    if (n)
-        log_write_access(line, n);
+    if (n && log_queue_push(srv->access_log, line, n) < 0)
+        metrics_log_dropped(srv->metrics);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -878,6 +882,8 @@ static void server_free(server *srv)
     sweeper_stop(srv);
     stop_listener(&srv->pub);
     stop_listener(&srv->admin);
+    /* no request is left to log: write out what is queued, for a bounded time */
+    log_queue_stop(srv->access_log, LOG_FLUSH_MS);
     pthread_mutex_destroy(&srv->conns_lock);
     site_live_swap(&srv->live, NULL);
     site_live_swap(&srv->previous, NULL);
@@ -947,6 +953,12 @@ int server_start(const tomed_config *cfg, site_snapshot *snap, server **out, tom
     int fmt = log_parse_format(cfg->access_log);
     srv->log_format = fmt < 0 ? LOG_OFF : (enum log_format)fmt;
     srv->metrics = metrics_new(time(NULL));
+    if (srv->log_format != LOG_OFF &&
+        !(srv->access_log = log_queue_start(STDOUT_FILENO, (size_t)cfg->log_buffer))) {
+        site_snapshot_unref(snap);
+        error_set(err, TOMED_EXIT_RUNTIME, "cannot start the access-log writer");
+        goto fail;
+    }
     if (!srv->metrics) {
         site_snapshot_unref(snap);
         error_set(err, TOMED_EXIT_RUNTIME, "out of memory");

@@ -83,6 +83,7 @@ typedef struct tomed_config {
     unsigned gzip_level;             /* 1..9 */
 
     char *access_log;        /* "off", "clf" or "json" (stdout) */
+    uint64_t log_buffer;     /* bytes of access-log lines queued for a slow stdout; more are dropped */
     char *admin_listen;      /* a second listener serving only health, readiness, metrics; "" none */
     unsigned admin_on_public;/* also answer health/readiness/metrics on the public listener */
 

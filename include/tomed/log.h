@@ -3,9 +3,10 @@
  * and the error log.
  *
  * Formatting is pure and bounded: every byte that came from the client is
- * escaped, so a request cannot forge a log line or break the JSON. Writing is
- * one write(2) per line to stdout: lines up to PIPE_BUF are atomic between
- * threads without a lock, and lines are capped below that.
+ * escaped, so a request cannot forge a log line or break the JSON. Lines are
+ * capped at LOG_LINE_MAX. While serving, lines go through a log_queue: a
+ * bounded ring drained by one writer thread, so a stalled log reader costs
+ * dropped (and counted) lines, never a blocked request thread.
  */
 #ifndef TOMED_LOG_H
 #define TOMED_LOG_H
@@ -53,8 +54,35 @@ int log_parse_format(const char *s);
  */
 size_t log_format_access(enum log_format f, const log_access *a, char *buf, size_t cap);
 
-/* Write a formatted line to stdout with one write(2), retrying on EINTR and
- * short writes. Never blocks on a lock. */
+/* Write a formatted line to stdout directly, retrying on EINTR and short
+ * writes (blocks when stdout does; the server uses a log_queue instead). */
 void log_write_access(const char *line, size_t len);
+
+/*
+ * A bounded queue of log lines in front of a descriptor (stdout for the
+ * access log), drained by its own writer thread.
+ *
+ * log_queue_start: a ring of cap bytes (at least LOG_LINE_MAX) and the writer
+ * thread. NULL when out of memory or threads. The caller owns the queue and
+ * ends it with log_queue_stop; fd must stay open until then.
+ *
+ * log_queue_push: copy one whole line (len <= cap) into the ring and return
+ * 0; never waits for the descriptor (only for a memcpy under a short lock).
+ * When the line does not fit, or the descriptor has failed for good (EPIPE),
+ * or the queue is stopping, the line is dropped, counted, and -1 returned.
+ * Safe from any thread. A NULL queue accepts and ignores every line.
+ *
+ * log_queue_dropped: lines dropped so far.
+ *
+ * log_queue_stop: stop accepting lines, write what is queued for at most
+ * flush_ms (a reader that does not read gets nothing more), end the writer
+ * and free q. Returns within about flush_ms + 1 s even when write(2) itself
+ * sleeps; the writer is then left behind, detached. NULL is a no-op.
+ */
+typedef struct log_queue log_queue;
+log_queue *log_queue_start(int fd, size_t cap);
+int log_queue_push(log_queue *q, const char *line, size_t len);
+uint64_t log_queue_dropped(const log_queue *q);
+void log_queue_stop(log_queue *q, unsigned flush_ms);
 
 #endif

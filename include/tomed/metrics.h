@@ -39,6 +39,9 @@ int64_t metrics_connections_open(const metrics *m);
 /* n connections closed for sending no whole request header in time. */
 void metrics_header_timeouts(metrics *m, unsigned n);
 
+/* One access-log line dropped: the log queue was full. */
+void metrics_log_dropped(metrics *m);
+
 /* The live snapshot's facts, set when a snapshot is published (and when its
  * background compression finishes). */
 void metrics_snapshot(metrics *m, uint64_t generation, uint64_t files, uint64_t identity_bytes,
@@ -52,7 +55,7 @@ void metrics_reload(metrics *m, int ok, time_t when);
  * Render every metric: tomed_http_requests_total{method,code},
  * tomed_http_response_bytes_total{encoding}, tomed_http_request_duration_seconds
  * (histogram, buckets from 50 µs to 10 s), tomed_http_connections_open,
- * tomed_http_header_timeouts_total,
+ * tomed_http_header_timeouts_total, tomed_log_lines_dropped_total,
  * tomed_snapshot_files, tomed_snapshot_bytes{encoding}, tomed_snapshot_generation,
  * tomed_reloads_total{result}, tomed_last_reload_timestamp_seconds,
  * tomed_build_info{version,libmicrohttpd,zlib,brotli,libyaml,openssl} 1, and the

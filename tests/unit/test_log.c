@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tomed/log.h"
@@ -542,6 +544,91 @@ static void test_write_access(void **state)
     assert_memory_equal(got, line, n);
 }
 
+static double mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Lines queued in front of a pipe come out whole and in order. */
+static void test_queue_delivers_in_order(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    log_queue *q = log_queue_start(fds[1], 4096); /* small: the ring wraps */
+    assert_non_null(q);
+    char expect_all[64 * 40] = "", line[64];
+    size_t total = 0;
+    for (int i = 0; i < 40; i++) {
+        int n = snprintf(line, sizeof line, "line %02d %.*s\n", i, i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        /* a pipe's reader is slower than us here only if the ring is full */
+        while (log_queue_push(q, line, (size_t)n) < 0)
+            usleep(1000);
+        memcpy(expect_all + total, line, (size_t)n);
+        total += (size_t)n;
+    }
+    log_queue_stop(q, 1000);
+    close(fds[1]);
+    char got[sizeof expect_all];
+    size_t have = 0;
+    ssize_t r;
+    while ((r = read(fds[0], got + have, sizeof got - have)) > 0)
+        have += (size_t)r;
+    close(fds[0]);
+    assert_int_equal(have, total);
+    assert_memory_equal(got, expect_all, total);
+}
+
+/* A reader that never reads: pushes keep returning at once, the overflow is
+ * dropped and counted, and stop gives up within its bound. */
+static void test_queue_stalled_reader(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    log_queue *q = log_queue_start(fds[1], 8192);
+    assert_non_null(q);
+    char line[1000];
+    memset(line, 'a', sizeof line);
+    line[sizeof line - 1] = '\n';
+    double t0 = mono_s();
+    int dropped = 0;
+    for (int i = 0; i < 2000; i++) /* 2 MB: far beyond the pipe (64 KiB) and the ring */
+        dropped += log_queue_push(q, line, sizeof line) < 0;
+    assert_true(mono_s() - t0 < 5.0); /* not a speed check: a blocked push never returns */
+    assert_true(dropped > 0);
+    assert_int_equal(log_queue_dropped(q), (uint64_t)dropped);
+    t0 = mono_s();
+    log_queue_stop(q, 200);
+    double took = mono_s() - t0;
+    assert_true(took < 2.0); /* bounded: 200 ms plus one poll interval, generously */
+    close(fds[0]);
+    close(fds[1]);
+}
+
+/* A reader that went away (EPIPE): lines are dropped, nothing blocks. */
+static void test_queue_closed_reader(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    close(fds[0]);
+    signal(SIGPIPE, SIG_IGN);
+    log_queue *q = log_queue_start(fds[1], 4096);
+    assert_non_null(q);
+    assert_int_equal(log_queue_push(q, "x\n", 2), 0);
+    for (int i = 0; i < 200 && log_queue_push(q, "y\n", 2) == 0; i++)
+        usleep(5000); /* until the writer has seen EPIPE */
+    assert_int_equal(log_queue_push(q, "z\n", 2), -1);
+    assert_true(log_queue_dropped(q) >= 1);
+    log_queue_stop(q, 100);
+    close(fds[1]);
+    assert_int_equal(log_queue_push(NULL, "x\n", 2), 0);
+    log_queue_stop(NULL, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -561,6 +648,9 @@ int main(void)
         cmocka_unit_test(test_every_cap),
         cmocka_unit_test(test_exact_fit),
         cmocka_unit_test(test_write_access),
+        cmocka_unit_test(test_queue_delivers_in_order),
+        cmocka_unit_test(test_queue_stalled_reader),
+        cmocka_unit_test(test_queue_closed_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,6 +124,7 @@ static void test_fresh_exposition(void **state)
     expect_family(t, "tomed_http_response_bytes_total", "counter");
     expect_family(t, H, "histogram");
     expect_family(t, "tomed_http_connections_open", "gauge");
+    expect_family(t, "tomed_log_lines_dropped_total", "counter");
     expect_family(t, "tomed_snapshot_files", "gauge");
     expect_family(t, "tomed_snapshot_bytes", "gauge");
     expect_family(t, "tomed_snapshot_generation", "gauge");
@@ -156,6 +157,7 @@ static void test_fresh_exposition(void **state)
     expect(t, H "_sum", "0.000000");
     expect(t, H "_count", "0");
     expect(t, "tomed_http_connections_open", "0");
+    expect(t, "tomed_log_lines_dropped_total", "0");
     expect(t, "tomed_snapshot_generation", "0");
     expect(t, "tomed_reloads_total{result=\"success\"}", "0");
     expect(t, "tomed_reloads_total{result=\"failure\"}", "0");
@@ -234,8 +236,11 @@ static void test_gauges_and_reloads(void **state)
     metrics_reload(m, 1, 1700000100);
     metrics_reload(m, 1, 1700000200);
     metrics_reload(m, 0, 1700000300);
+    metrics_log_dropped(m);
+    metrics_log_dropped(m);
     char *t = render(m);
     expect(t, "tomed_http_connections_open", "2");
+    expect(t, "tomed_log_lines_dropped_total", "2");
     expect(t, "tomed_snapshot_generation", "7");
     expect(t, "tomed_snapshot_files", "152");
     expect(t, "tomed_snapshot_bytes{encoding=\"identity\"}", "3456789");

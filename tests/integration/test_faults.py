@@ -1,0 +1,111 @@
+"""Environment faults (issue 11, faults 3 to 7): a stalled log reader, the
+previous generation's lifetime, descriptor exhaustion, an unbounded
+compressor and large response heads. Each test reproduces the fault against
+the real binary and checks that tomed keeps serving and stays bounded.
+
+Time bounds below are fault checks (a hang, a busy loop, a six-second wait),
+set far above what a healthy run takes; no test asserts speed.
+"""
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import TomedServer, child_env, html, make_tree
+
+
+def metric(srv, name, timeout=5):
+    """Value of an unlabelled metric from /metrics (fresh connection)."""
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=timeout)
+    try:
+        conn.request("GET", "/metrics")
+        r = conn.getresponse()
+        body = r.read().decode()
+        assert r.status == 200, (r.status, body[:200])
+    finally:
+        conn.close()
+    m = re.search(r"^%s (\S+)$" % re.escape(name), body, re.M)
+    assert m, f"{name} not in /metrics"
+    return float(m.group(1))
+
+
+def get(srv, path, headers=None, timeout=5):
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------ fault 3
+
+class StalledStdout(TomedServer):
+    """tomed with stdout a pipe that nobody reads (a stalled log collector);
+    stderr is read as usual."""
+
+    def start(self, wait=True):
+        self._r, w = os.pipe()
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=w,
+                                     stderr=subprocess.PIPE, cwd=self.cwd,
+                                     env=child_env(self.env))
+        os.close(w)
+        t = threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines, True),
+                             daemon=True)
+        t.start()
+        self._threads.append(t)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def close_pipe(self):
+        os.close(self._r)
+
+
+def test_stalled_log_reader_never_stops_the_server(tomed, tmp_path):
+    root = make_tree(tmp_path / "site", {"index.html": html("i")})
+    srv = StalledStdout(["serve", str(root), "--listen", "127.0.0.1:0", "--log.access", "json",
+                         "--server.shutdown-timeout", "3s"], cwd=tmp_path)
+    tomed.servers.append(srv)
+    srv.start()
+    try:
+        # Long lines (a 3 KB User-Agent) fill the 64 KiB pipe and the queue
+        # after a hundred or so requests; 600 are far past both.
+        ua = "x" * 3000
+        conn = http.client.HTTPConnection(srv.host, srv.port, timeout=5)
+        for _ in range(600):
+            conn.request("GET", "/", headers={"User-Agent": ua})
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200
+        conn.close()
+        # health still answers on a new connection, and promptly (an old
+        # tomed blocks here in write(2) until the 5 s client timeout)
+        t0 = time.monotonic()
+        assert get(srv, "/healthz", timeout=5)[0] == 200
+        assert time.monotonic() - t0 < 2
+        dropped = metric(srv, "tomed_log_lines_dropped_total")
+        assert dropped > 0
+        for _ in range(50):
+            get(srv, "/", headers={"User-Agent": ua})
+        assert metric(srv, "tomed_log_lines_dropped_total") >= dropped + 50
+        # SIGTERM finishes although stdout still cannot be written: the
+        # queued lines get a bounded flush, not a wait for ever.
+        t0 = time.monotonic()
+        srv.send_signal(signal.SIGTERM)
+        rc = srv.wait(8)
+        took = time.monotonic() - t0
+        assert rc == 0, f"exit {rc} after {took:.1f}s\n{srv.stderr}"
+        assert took < 5, took
+    finally:
+        if srv.running():
+            srv.proc.kill()
+            srv.wait(5)
+        srv.close_pipe()
