@@ -18,21 +18,7 @@ import time
 import pytest
 
 from conftest import TomedServer, child_env, html, make_tree
-
-
-def metric(srv, name, timeout=5):
-    """Value of an unlabelled metric from /metrics (fresh connection)."""
-    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=timeout)
-    try:
-        conn.request("GET", "/metrics")
-        r = conn.getresponse()
-        body = r.read().decode()
-        assert r.status == 200, (r.status, body[:200])
-    finally:
-        conn.close()
-    m = re.search(r"^%s (\S+)$" % re.escape(name), body, re.M)
-    assert m, f"{name} not in /metrics"
-    return float(m.group(1))
+from test_hardening import metric
 
 
 def get(srv, path, headers=None, timeout=5):
