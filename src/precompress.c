@@ -155,6 +155,9 @@ static void *worker(void *arg)
     }
 out:
     free(jobs);
+    /* done with it: the previous generation may go when keep_previous ends */
+    site_snapshot_unref(p->previous);
+    p->previous = NULL;
 #ifdef __GLIBC__
     /* Brotli at quality 11 works in several MiB of scratch memory that glibc
      * keeps after it is freed, pinned below the variants allocated later.

@@ -1103,6 +1103,20 @@ static void give_back_after_burst(server *srv)
     }
 }
 
+/*
+ * keep_previous is over: let the previous generation go, so its memory and
+ * its descriptors (of files a deploy deleted, whose disk space the kernel
+ * frees only with the last descriptor) are handed back now, not at the next
+ * reload. Requests answered from it hold their own reference until they
+ * complete; the compressor holds one until it finishes.
+ */
+static void release_previous(server *srv)
+{
+    if (atomic_load_explicit(&srv->previous.current, memory_order_relaxed) &&
+        now_s() >= atomic_load_explicit(&srv->previous_until, memory_order_relaxed))
+        site_live_swap(&srv->previous, NULL);
+}
+
 void server_poll(server *srv)
 {
     /* The compressor's result reaches the snapshot gauges once it is done. */
@@ -1115,6 +1129,7 @@ void server_poll(server *srv)
         precompress_stop(srv->compressor);
         srv->compressor = NULL;
     }
+    release_previous(srv);
     give_back_after_burst(srv);
 }
 

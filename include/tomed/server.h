@@ -37,7 +37,8 @@ int server_reload(server *srv, tomed_error *err);
 void server_begin_drain(server *srv);
 
 /* Housekeeping from the main thread, about once a second: publishes the
- * compressor's totals to the metrics when it has finished, and hands freed
+ * compressor's totals to the metrics when it has finished, releases the
+ * previous generation once reload.keep_previous has passed, and hands freed
  * memory back to the kernel once a burst of connections has gone. */
 void server_poll(server *srv);
 

@@ -95,3 +95,42 @@ def test_stalled_log_reader_never_stops_the_server(tomed, tmp_path):
             srv.proc.kill()
             srv.wait(5)
         srv.close_pipe()
+
+
+# ------------------------------------------------------------------ fault 4
+
+def deleted_fds(pid, name):
+    """Descriptors of pid that point at a deleted file called name."""
+    out = []
+    d = f"/proc/{pid}/fd"
+    for fd in os.listdir(d):
+        try:
+            target = os.readlink(os.path.join(d, fd))
+        except OSError:
+            continue
+        if target.endswith(name + " (deleted)"):
+            out.append(target)
+    return out
+
+
+def test_previous_generation_released_when_keep_previous_ends(tomed, tmp_path):
+    """A large file (sent from its descriptor) deleted by a deploy: its disk
+    space comes back once keep_previous is over, not at the next reload."""
+    root = make_tree(tmp_path / "site", {"index.html": html("i"),
+                                         "big.bin": os.urandom(3 << 20)})
+    srv = tomed.serve(root, "--reload.watch", "false", "--reload.keep-previous", "1s")
+    assert get(srv, "/big.bin")[0] == 200
+    os.remove(root / "big.bin")
+    srv.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "reloaded: generation 2" not in srv.stderr:
+        assert time.monotonic() < deadline, srv.stderr
+        time.sleep(0.05)
+    # the previous generation still holds it (what makes this test able to fail)
+    assert deleted_fds(srv.proc.pid, "big.bin")
+    deadline = time.monotonic() + 5
+    while deleted_fds(srv.proc.pid, "big.bin"):
+        assert time.monotonic() < deadline, "deleted file still open 5 s after a 1 s keep_previous"
+        time.sleep(0.1)
+    assert get(srv, "/big.bin")[0] == 404
+    assert get(srv, "/")[0] == 200
