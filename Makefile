@@ -171,15 +171,16 @@ FUZZ_SRC_path               := path
 FUZZ_SRC_http_range         := http
 FUZZ_SRC_http_conditional   := http
 FUZZ_SRC_accept_encoding    := encoding
-FUZZ_SRC_config             := config log utf8 error
-FUZZ_SRC_config_set         := config log utf8 error
-FUZZ_SRC_sveltekit_detect   := sveltekit path config log utf8 error
+FUZZ_SRC_config             := config log utf8 error netaddr
+FUZZ_SRC_config_set         := config log utf8 error netaddr
+FUZZ_SRC_sveltekit_detect   := sveltekit path config log utf8 error netaddr
 FUZZ_SRC_glob               := policy
 FUZZ_SRC_log                := log utf8
 # route needs a snapshot, and site.c keeps gaining dependencies: link them all.
 FUZZ_SRC_route              := $(LIB_SRC:src/%.c=%)
 FUZZ_SRC_rewrite            := rewrite html
 FUZZ_SRC_csp                := csp html
+FUZZ_SRC_netaddr            := netaddr
 
 .PHONY: fuzz fuzz-ci fuzz-regress fuzz-merge fuzz-build \
         $(FUZZ_ALL:%=fuzz-run-%) $(FUZZ_ALL:%=fuzz-regress-%) $(FUZZ_ALL:%=fuzz-merge-%)

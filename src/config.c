@@ -22,6 +22,7 @@
  */
 #include "tomed/config.h"
 #include "tomed/log.h"
+#include "tomed/netaddr.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -60,6 +61,7 @@ enum kind {
     K_ADMIN,    /* like K_LISTEN, or "" for none */
     K_ACCESSLOG,/* "off", "clf" or "json" */
     K_USER,     /* a user name, "uid" or "uid:gid", or "" */
+    K_CIDRS,    /* comma-separated CIDRs, or a YAML sequence of them; "" none */
 };
 
 struct key_def {
@@ -114,6 +116,7 @@ static const struct key_def keys[] = {
     {"server.epoll", K_BOOL, F(epoll), "false", NULL, 0, 1},
     {"server.user", K_USER, F(user), "", NULL, 0, 0},
     {"server.allow_root", K_BOOL, F(allow_root), "false", NULL, 0, 1},
+    {"server.trusted_proxies", K_CIDRS, F(trusted_proxies), "", NULL, 0, 0},
     {"compression.min_size", K_SIZE, F(compress_min_size), "256", NULL, 0, UINT64_MAX},
     {"compression.memory_max", K_SIZE, F(compress_memory_max), "64MiB", NULL, 0, UINT64_MAX},
     {"compression.brotli_quality", K_UINT, F(brotli_quality), "11", NULL, 0, 11},
@@ -141,7 +144,7 @@ static bool is_number(enum kind kind)
 static bool allows_empty(enum kind kind)
 {
     return kind == K_HEALTH || kind == K_SITEFILE || kind == K_HEADER || kind == K_ADMIN ||
-           kind == K_USER;
+           kind == K_USER || kind == K_CIDRS;
 }
 
 static const char *kind_noun(enum kind kind)
@@ -463,6 +466,7 @@ static int check_string(enum kind kind, const char *v, size_t len, char *why, si
             return say(why, cap, "must not end with \"/\", got \"%s\"", show(v).s);
         return 0;
     case K_SITEFILE: return check_site_file(v, why, cap);
+    case K_CIDRS: return netaddr_set_parse(v, NULL, why, cap);
     case K_GLOB:
         if (v[0] != '/')
             return say(why, cap, "must start with \"/\", got \"%s\"", show(v).s);
@@ -966,12 +970,53 @@ static int load_rules(struct loader *ld, const struct key_def *k, const yaml_nod
     return 0;
 }
 
+/* A YAML sequence of CIDRs: each item is checked where it stands (its own
+ * line:col in a message), then the list is kept as one comma-separated
+ * string, the form the environment and flags give. */
+static int load_cidr_list(struct loader *ld, const struct key_def *k, const yaml_node_t *n)
+{
+    char label[64], why[640], *joined;
+    size_t count = rule_count(n), len = 0;
+
+    if (count > NETADDR_SET_MAX)
+        return fail(ld->err, at(ld, n->start_mark).s, k->name, "has %zu networks, more than the limit of %d",
+                    count, NETADDR_SET_MAX);
+    for (size_t i = 0; i < count; i++) {
+        const yaml_node_t *item = yaml_document_get_node(ld->doc, n->data.sequence.items.start[i]);
+        if (item == NULL)
+            continue;
+        snprintf(label, sizeof label, "%s[%zu]", k->name, i);
+        if (item->type != YAML_SCALAR_NODE || is_null(item) || strchr(scalar(item), ',') != NULL)
+            return fail(ld->err, at(ld, item->start_mark).s, label,
+                        "expected one network such as 10.42.0.0/16, got %s", describe(item).s);
+        if (check_text(scalar(item), item->data.scalar.length, why, sizeof why) < 0 ||
+            netaddr_set_parse(scalar(item), NULL, why, sizeof why) < 0)
+            return fail(ld->err, at(ld, item->start_mark).s, label, "%s", why);
+        len += item->data.scalar.length + 1;
+    }
+    if ((joined = calloc(1, len + 1)) == NULL)
+        return oom(ld->err);
+    for (size_t i = 0; i < count; i++) {
+        const yaml_node_t *item = yaml_document_get_node(ld->doc, n->data.sequence.items.start[i]);
+        if (item == NULL)
+            continue;
+        if (joined[0] != '\0')
+            strcat(joined, ",");
+        strcat(joined, scalar(item));
+    }
+    int rc = key_set(ld->cfg, k, joined, strlen(joined), at(ld, n->start_mark).s, ld->err);
+    free(joined);
+    return rc;
+}
+
 static int load_leaf(struct loader *ld, const struct key_def *k, const yaml_node_t *n)
 {
     struct where w = at(ld, n->start_mark);
 
     if (k->kind == K_RULES)
         return load_rules(ld, k, n);
+    if (k->kind == K_CIDRS && n->type == YAML_SEQUENCE_NODE)
+        return load_cidr_list(ld, k, n);
     if (n->type != YAML_SCALAR_NODE)
         return fail(ld->err, w.s, k->name, "expected %s, got %s", kind_noun(k->kind), describe(n).s);
     if (is_null(n)) {

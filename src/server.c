@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -36,6 +37,7 @@
 #include "tomed/encoding.h"
 #include "tomed/log.h"
 #include "tomed/metrics.h"
+#include "tomed/netaddr.h"
 #include "tomed/precompress.h"
 #include "tomed/responses.h"
 #include "tomed/route.h"
@@ -89,7 +91,10 @@ typedef struct conn_state {
     uint64_t bytes;
     const char *encoding;
     int counted;                /* the request is counted in in_flight */
-    char remote[64];
+    char remote[64];            /* the TCP peer */
+    netaddr peer;
+    int peer_trusted;           /* peer is in server.trusted_proxies */
+    char client[NETADDR_TEXT];  /* this request's client from its forwarding headers, or "" */
     /* The raw query as received (libmicrohttpd keeps only parsed arguments,
      * which lose empty parts), copied when the request line arrives. */
     size_t query_len;           /* bytes in query; 0 = none */
@@ -123,6 +128,7 @@ struct server {
     /* the file last reported as changed on disk, so it is reported once */
     _Atomic(const void *) changed_reported;
     int64_t conns_peak;         /* most connections open at a tick since the last trim */
+    netaddr_set trusted;        /* server.trusted_proxies */
 };
 
 /* The bare error answers, each built once. */
@@ -432,6 +438,51 @@ static int target_has_nul(const conn_state *cs, const char *url, const char *ver
     return cs->target_len != v - t - 1;
 }
 
+/* The forwarding header fields of a request, in the order received. */
+typedef struct fwd_fields {
+    const char *xff[16], *fwd[16];
+    size_t n_xff, n_fwd;
+    int too_many;
+} fwd_fields;
+
+static enum MHD_Result collect_forwarding(void *cls, enum MHD_ValueKind kind, const char *key,
+                                          const char *value)
+{
+    (void)kind;
+    fwd_fields *f = cls;
+    int is_xff = strcasecmp(key, "X-Forwarded-For") == 0;
+    if (!value || (!is_xff && strcasecmp(key, "Forwarded") != 0))
+        return MHD_YES;
+    const char **list = is_xff ? f->xff : f->fwd;
+    size_t *n = is_xff ? &f->n_xff : &f->n_fwd;
+    if (*n == 16)
+        f->too_many = 1;
+    else
+        list[(*n)++] = value;
+    return MHD_YES;
+}
+
+/*
+ * Behind an ingress the peer is the ingress pod: when it is trusted, the
+ * access log records the client its X-Forwarded-For / Forwarded names
+ * (netaddr_client decides). Per request, not per connection: an ingress
+ * sends many clients' requests over one kept-alive connection.
+ */
+static void forwarded_client(const server *srv, conn_state *cs, struct MHD_Connection *c)
+{
+    cs->client[0] = '\0';
+    if (!cs->peer_trusted)
+        return;
+    fwd_fields f = {.n_xff = 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, collect_forwarding, &f);
+    if (f.too_many)
+        return; /* more fields than any proxy chain writes: keep the peer */
+    netaddr client;
+    if (netaddr_client(&srv->trusted, &cs->peer, f.xff, f.n_xff, f.fwd, f.n_fwd, &client) !=
+        NETADDR_PEER)
+        netaddr_format(&client, cs->client, sizeof cs->client);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size, void **req_cls)
@@ -458,6 +509,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs->counted = 1;
         cs->target_nul = target_has_nul(cs, url, version);
         cs->target = NULL;
+        forwarded_client(srv, cs, c);
         atomic_fetch_add_explicit(&srv->in_flight, 1, memory_order_relaxed);
         *req_cls = cs;
         /* A request with a body (a POST, or a GET with Content-Length) is
@@ -488,7 +540,7 @@ static void log_request(server *srv, struct MHD_Connection *c, const conn_state 
 {
     char line[LOG_LINE_MAX];
     log_access a = {
-        .remote = cs->remote,
+        .remote = cs->client[0] ? cs->client : cs->remote,
         .method = cs->method ? cs->method : "-",
         .path = cs->path ? cs->path : "-",
         .query = cs->query_len ? cs->query : NULL, /* a long one is cut by the formatter */
@@ -527,6 +579,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
             own->bytes = 0;
             own->encoding = NULL;
             own->start.tv_sec = 0;
+            own->client[0] = '\0';
             if (srv->log_format != LOG_OFF)
                 log_request(srv, c, own, 0);
         }
@@ -608,6 +661,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
                 const union MHD_ConnectionInfo *ci =
                     MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
                 format_remote(ci ? ci->client_addr : NULL, cs->remote, sizeof cs->remote);
+                cs->peer_trusted = ci && netaddr_from_sockaddr(ci->client_addr, &cs->peer) == 0 &&
+                                   netaddr_set_contains(&srv->trusted, &cs->peer);
             }
             const union MHD_ConnectionInfo *fi =
                 MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -895,6 +950,7 @@ static void server_free(server *srv)
         if (srv->errors[i])
             MHD_destroy_response(srv->errors[i]);
     metrics_free(srv->metrics);
+    netaddr_set_free(&srv->trusted);
     free(srv);
 }
 
@@ -950,6 +1006,12 @@ int server_start(const tomed_config *cfg, site_snapshot *snap, server **out, tom
     atomic_init(&srv->draining, 0);
     atomic_init(&srv->changed_reported, NULL);
     pthread_mutex_init(&srv->conns_lock, NULL);
+    char why[256];
+    if (netaddr_set_parse(cfg->trusted_proxies, &srv->trusted, why, sizeof why) < 0) {
+        site_snapshot_unref(snap);
+        error_set(err, TOMED_EXIT_CONFIG, "server.trusted_proxies: %s", why);
+        goto fail;
+    }
     int fmt = log_parse_format(cfg->access_log);
     srv->log_format = fmt < 0 ? LOG_OFF : (enum log_format)fmt;
     srv->metrics = metrics_new(time(NULL));

@@ -75,6 +75,8 @@ typedef struct tomed_config {
     unsigned epoll;                  /* epoll instead of poll(2) in the polling threads */
     char *user;                      /* started as root: switch to this user after binding */
     unsigned allow_root;             /* started as root without a user: serve as root anyway */
+    char *trusted_proxies;           /* comma-separated CIDRs whose X-Forwarded-For / Forwarded
+                                        name the client (netaddr_set_parse); "" = none */
 
     /* Compression of compressible types, once per file, in the background. */
     uint64_t compress_min_size;      /* smaller files are sent as they are */

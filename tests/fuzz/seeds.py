@@ -364,4 +364,21 @@ out("csp", "wrap_plain", b"\1" + b(DEFAULT_CSP) + b"\0" + b"console.log('hi')")
 out("csp", "wrap_crlf_nul", b"\1\0" + b"a\r\nb\rc\0d\r")
 out("csp", "wrap_empty", b"\1\0")
 
+# ---- netaddr: [u8 which][16 bytes peer] trusted \0 header values... ----
+def v4(a):
+    return bytes(10) + b"\xff\xff" + bytes(int(x) for x in a.split("."))
+netaddr_seeds = {
+    "xff_chain": (1, v4("10.0.0.2"), ["10.0.0.0/8, fd00::/8", "1.1.1.1, 198.51.100.7", "10.0.0.9"]),
+    "xff_all_trusted": (1, v4("10.0.0.2"), ["10.0.0.0/8", "10.9.9.9, 10.0.0.9"]),
+    "xff_v6": (1, v4("127.0.0.1"), ["127.0.0.1", "[2001:db8::2]:4711, 2001:db8::1"]),
+    "xff_garbage": (1, v4("127.0.0.1"), ["127.0.0.1/32", "198.51.100.7, <script>", " , "]),
+    "fwd_v6": (0, v4("10.0.0.2"), ["10.0.0.0/8", 'for="[2001:db8:cafe::17]:4711";proto=https']),
+    "fwd_elements": (2, v4("10.0.0.2"), ["10.0.0.0/8", 'for=1.1.1.1, proto=http;for=198.51.100.7;by=10.0.0.2, for="10.0.0.5:_p"']),
+    "fwd_unknown": (0, v4("10.0.0.2"), ["10.0.0.0/8", "for=unknown, for=_hidden", 'for="a,b";x="\\"']),
+    "v6_peer": (1, bytes(15) + b"\x01", ["::1/128, ::ffff:0:0/96", "203.0.113.7"]),
+    "bad_list": (1, v4("10.0.0.2"), ["10.42.0.1/16, fd00::/129, pods, 10.0.0.0/", "1.2.3.4"]),
+}
+for name, (which, peer, strs) in netaddr_seeds.items():
+    out("netaddr", name, bytes([which]) + peer + z(*strs))
+
 print("seeds written under", os.path.join(ROOT, "corpus"))
