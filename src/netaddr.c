@@ -122,6 +122,27 @@ static int is_space(char c)
     return c == ' ' || c == '\t';
 }
 
+/* The next non-empty item [*a, *b) of a comma-separated list at *p, spaces
+ * trimmed; 0 at the end. RFC 9110 §5.6.1: empty list elements are ignored. */
+static int next_item(const char **p, const char **a, const char **b)
+{
+    while (**p) {
+        const char *end = strchr(*p, ',');
+        if (!end)
+            end = *p + strlen(*p);
+        *a = *p;
+        *b = end;
+        *p = *end ? end + 1 : end;
+        while (*a < *b && is_space(**a))
+            (*a)++;
+        while (*b > *a && is_space((*b)[-1]))
+            (*b)--;
+        if (*a < *b)
+            return 1;
+    }
+    return 0;
+}
+
 int netaddr_set_parse(const char *list, netaddr_set *out, char *why, size_t cap)
 {
     netaddr_cidr tmp[NETADDR_SET_MAX];
@@ -132,23 +153,13 @@ int netaddr_set_parse(const char *list, netaddr_set *out, char *why, size_t cap)
     }
     if (!list)
         return 0;
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && is_space(*a))
-            a++;
-        while (b > a && is_space(b[-1]))
-            b--;
-        if (a < b) {
-            if (n == NETADDR_SET_MAX)
-                return why_set(why, cap, "more than %d networks", NETADDR_SET_MAX);
-            if (netaddr_parse_cidr(a, (size_t)(b - a), &tmp[n], why, cap) < 0)
-                return -1;
-            n++;
-        }
-        p = *end ? end + 1 : end;
+    const char *p = list, *a, *b;
+    while (next_item(&p, &a, &b)) {
+        if (n == NETADDR_SET_MAX)
+            return why_set(why, cap, "more than %d networks", NETADDR_SET_MAX);
+        if (netaddr_parse_cidr(a, (size_t)(b - a), &tmp[n], why, cap) < 0)
+            return -1;
+        n++;
     }
     if (!out || n == 0)
         return 0;
@@ -305,21 +316,11 @@ static enum hop_kind parse_node(const char *s, size_t n, netaddr *out)
 
 static void xff_hops(hops *hs, const char *v)
 {
-    for (const char *p = v; *p;) {
-        const char *end = strchr(p, ',');
-        if (!end)
-            end = p + strlen(p);
-        const char *a = p, *b = end;
-        while (a < b && is_space(*a))
-            a++;
-        while (b > a && is_space(b[-1]))
-            b--;
-        if (a < b) { /* RFC 9110 §5.6.1: empty list elements are ignored */
-            netaddr addr;
-            enum hop_kind k = parse_node(a, (size_t)(b - a), &addr);
-            hops_add(hs, k, k == HOP_ADDR ? &addr : NULL);
-        }
-        p = *end ? end + 1 : end;
+    const char *p = v, *a, *b;
+    while (next_item(&p, &a, &b)) {
+        netaddr addr;
+        enum hop_kind k = parse_node(a, (size_t)(b - a), &addr);
+        hops_add(hs, k, k == HOP_ADDR ? &addr : NULL);
     }
 }
 

@@ -328,7 +328,7 @@ static void test_unknown_key_nested(void **state)
                       "revalidate, default, rules)");
     expect_load_error("server:\n  threads: 1\n  x_frame_options: DENY\n",
                       "conf/x.yaml:3:3: server: unknown key \"x_frame_options\" (expected one of: threads, "
-                      "shutdown_timeout, drain_delay, turbo, epoll, user, allow_root)");
+                      "shutdown_timeout, drain_delay, turbo, epoll, user, allow_root, trusted_proxies)");
     expect_load_error("headers:\n  ? [a]\n  : b\n",
                       "conf/x.yaml:2:5: headers: expected a key name, got a sequence");
 }
