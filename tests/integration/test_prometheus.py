@@ -1,10 +1,13 @@
 """A real Prometheus (Debian's package) scraping tomed, the alert and recording
 rules in deploy/prometheus, and the Grafana dashboard in deploy/grafana.
 
-One Prometheus for the module: it scrapes tomed's admin listener (job "tomed")
-and its public listener (job "tomed-public") every second, loads
-deploy/prometheus/tomed-rules.yml, and is asked through its HTTP API what it
-stored. `promtool check rules` and `promtool test rules` cover the rule files
+One Prometheus for the module: it scrapes tomed's admin listener as a pod
+found by its prometheus.io/* annotations is scraped in Kubernetes (job
+"kubernetes-pods", with the namespace and pod labels), a second tomed the same
+way (stopped by the last test, to see TomedDown's expression catch it), and
+the first one's public listener (job "tomed-public"), every second; it loads
+deploy/prometheus/tomed-rules.yml and is asked through its HTTP API what it
+stored and what the rules say. `promtool check rules` and `promtool test rules` cover the rule files
 without a server.
 """
 import json
@@ -26,7 +29,13 @@ PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 RULES = REPO_ROOT / "deploy" / "prometheus" / "tomed-rules.yml"
 RULES_TEST = REPO_ROOT / "deploy" / "prometheus" / "tomed-rules.test.yml"
-DASHBOARD = REPO_ROOT / "deploy" / "grafana" / "tomed-dashboard.json"
+DASHBOARD = REPO_ROOT / "deploy" / "k8s" / "components" / "grafana-dashboard" / "tomed-dashboard.json"
+# The job name of the usual annotation-based Kubernetes scrape config (the
+# Prometheus Helm chart's, the Prometheus example's): what the default
+# manifests get, and what the rules must work with.
+JOB = "kubernetes-pods"
+# the first tomed's series (the second one's pod is tomed-6c9f7-b)
+A = f'job="{JOB}", pod="tomed-6c9f7-a"'
 DEADLINE = 30
 
 
@@ -72,20 +81,27 @@ class Prom:
         pytest.fail(f"Prometheus: {what}: {expr} = {v} after {timeout}s")
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """tomed (fixture site, admin listener) and a Prometheus scraping it."""
-    tmp = tmp_path_factory.mktemp("prom")
+def start_tomed(tmp):
     srv = TomedServer(["serve", str(SITE_DIR), "--listen", "127.0.0.1:0", "--base", BASE,
                        "--admin.listen", "127.0.0.1:0", "--log.access", "off"], cwd=tmp)
     srv.start()
+    deadline = time.monotonic() + 5
+    while not ADMIN_RE.search(srv.stderr):
+        assert time.monotonic() < deadline, srv.stderr
+        time.sleep(0.02)
+    srv.admin_port = int(ADMIN_RE.search(srv.stderr).group(4))
+    return srv
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """two tomeds (fixture site, admin listener) and a Prometheus scraping them."""
+    tmp = tmp_path_factory.mktemp("prom")
+    srv = start_tomed(tmp)
+    other = None
     prom_proc = None
     try:
-        deadline = time.monotonic() + 5
-        while not ADMIN_RE.search(srv.stderr):
-            assert time.monotonic() < deadline, srv.stderr
-            time.sleep(0.02)
-        srv.admin_port = int(ADMIN_RE.search(srv.stderr).group(4))
+        other = start_tomed(tmp)
 
         port = free_port()
         config = tmp / "prometheus.yml"
@@ -97,9 +113,12 @@ global:
 rule_files:
   - {RULES}
 scrape_configs:
-  - job_name: tomed
+  - job_name: {JOB}
     static_configs:
       - targets: ["127.0.0.1:{srv.admin_port}"]
+        labels: {{namespace: tomed, pod: tomed-6c9f7-a, app_kubernetes_io_name: tomed}}
+      - targets: ["127.0.0.1:{other.admin_port}"]
+        labels: {{namespace: tomed, pod: tomed-6c9f7-b, app_kubernetes_io_name: tomed}}
   - job_name: tomed-public
     static_configs:
       - targets: ["127.0.0.1:{srv.port}"]
@@ -111,6 +130,7 @@ scrape_configs:
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=tmp)
         prom = Prom(port)
         prom.proc, prom.log_path, prom.tomed, prom.tmp = prom_proc, tmp / "prometheus.log", srv, tmp
+        prom.other = other
         deadline = time.monotonic() + DEADLINE
         while True:
             assert prom_proc.poll() is None, \
@@ -136,6 +156,8 @@ scrape_configs:
         else:
             prc = None if prom_proc is None else prom_proc.returncode
         rc = srv.stop()
+        if other is not None and other.proc.poll() is None:
+            other.stop()
         assert prc in (0, None), f"prometheus did not stop cleanly: {prc}"
         assert rc == 0, f"tomed exited {rc}\n{srv.stderr}"
         assert not srv.problems(), srv.problems()
@@ -147,19 +169,20 @@ def test_prometheus_scrapes_tomed_and_reads_a_counter_back(stack):
     for _ in range(n):
         r = srv.get("/tomeclicker/")
         assert r.status == 200
-    stack.wait('up{job="tomed"}', lambda v: v == 1, "the admin target is up")
+    stack.wait(f'up{{{A}}}', lambda v: v == 1, "the admin target is up")
     stack.wait('up{job="tomed-public"}', lambda v: v == 1, "the public target is up")
-    got = stack.wait('sum(tomed_http_requests_total{job="tomed", code="200"})',
+    stack.wait(f'count(up{{job="{JOB}"}} == 1)', lambda v: v == 2, "both tomeds' admin targets are up")
+    got = stack.wait(f'sum(tomed_http_requests_total{{{A}, code="200"}})',
                      lambda v: v >= n, f"at least {n} requests with code 200")
     assert got >= n
     # the build info and a gauge come through with their labels
-    d = stack.query('tomed_build_info{job="tomed"}')
+    d = stack.query(f'tomed_build_info{{{A}}}')
     assert d["status"] == "success" and len(d["data"]["result"]) == 1
     assert d["data"]["result"][0]["metric"]["version"]
-    assert stack.value('tomed_snapshot_files{job="tomed"}') == 27
+    assert stack.value(f'tomed_snapshot_files{{{A}}}') == 27
     # no target reports a scrape problem
     targets = stack.get("/api/v1/targets")["data"]["activeTargets"]
-    assert {t["labels"]["job"] for t in targets} == {"tomed", "tomed-public"}
+    assert sorted(t["labels"]["job"] for t in targets) == sorted([JOB, JOB, "tomed-public"])
     for t in targets:
         assert t["health"] == "up" and t["lastError"] == "", t
 
@@ -167,14 +190,14 @@ def test_prometheus_scrapes_tomed_and_reads_a_counter_back(stack):
 def test_rules_load_and_evaluate_on_live_data(stack):
     """Prometheus loads tomed-rules.yml; every rule evaluates without error and the
     recording rules produce series from tomed's real metrics."""
-    stack.wait('count_over_time(up{job="tomed"}[1m])', lambda v: v >= 3, "three scrapes")
+    stack.wait(f'count_over_time(up{{{A}}}[1m])', lambda v: v >= 3, "three scrapes")
     for _ in range(5):
         stack.tomed.get("/tomeclicker/")
-    stack.wait('job_instance:tomed_http_requests:rate5m{job="tomed"}', lambda v: v > 0,
+    stack.wait(f'job_instance:tomed_http_requests:rate5m{{{A}}}', lambda v: v > 0,
                "the request-rate recording rule")
-    stack.wait('job_instance:tomed_http_requests_5xx:ratio_rate5m{job="tomed"}', lambda v: v == 0,
+    stack.wait(f'job_instance:tomed_http_requests_5xx:ratio_rate5m{{{A}}}', lambda v: v == 0,
                "the 5xx-ratio recording rule (no 5xx)")
-    stack.wait('job_instance:tomed_http_request_duration_seconds:p99_5m{job="tomed"}',
+    stack.wait(f'job_instance:tomed_http_request_duration_seconds:p99_5m{{{A}}}',
                lambda v: 0 < v < 0.5, "the p99 recording rule")
     groups = stack.get("/api/v1/rules")["data"]["groups"]
     rules = [r for g in groups for r in g["rules"]]
@@ -186,9 +209,32 @@ def test_rules_load_and_evaluate_on_live_data(stack):
         rules = [r for g in stack.get("/api/v1/rules")["data"]["groups"] for r in g["rules"]]
     bad = [(r["name"], r.get("health"), r.get("lastError")) for r in rules if r.get("health") != "ok"]
     assert not bad, bad
-    # a healthy tomed raises no alert
+    # a healthy tomed raises no alert; in particular the absent() alert sees
+    # tomed under the annotation job name, and TomedDown's join finds it
     firing = stack.get("/api/v1/alerts")["data"]["alerts"]
     assert firing == [], firing
+    by_name = {r["name"]: r for r in rules}
+    assert by_name["TomedAbsent"]["state"] == "inactive"
+    d = stack.query(by_name["TomedAbsent"]["query"])
+    assert d["status"] == "success" and d["data"]["result"] == [], d
+    # every recording rule returns both tomeds' series, labelled as scraped,
+    # and the public listener's (a third job name, no Kubernetes labels)
+    want = {(JOB, "tomed", "tomed-6c9f7-a"), (JOB, "tomed", "tomed-6c9f7-b"),
+            ("tomed-public", None, None)}
+    for r in rules:
+        if r["type"] != "recording":
+            continue
+        pods = lambda: {(s["metric"].get("job"), s["metric"].get("namespace"), s["metric"].get("pod"))
+                        for s in stack.query(r["name"])["data"]["result"]}
+        deadline = time.monotonic() + DEADLINE
+        while (got := pods()) != want:
+            assert time.monotonic() < deadline, (r["name"], got)
+            time.sleep(0.3)
+    # TomedDown's join, with the comparison turned round, finds both tomed
+    # targets of the annotation job
+    d = stack.query(by_name["TomedDown"]["query"].replace("up == 0", "up == 1"))
+    assert {s["metric"]["pod"] for s in d["data"]["result"] if s["metric"]["job"] == JOB} == \
+        {"tomed-6c9f7-a", "tomed-6c9f7-b"}, d
 
 
 # ---------------------------------------------------------------- rule files
@@ -213,23 +259,39 @@ def test_promtool_test_rules(tmp_path):
 
 
 # Each mutation breaks a rule in one direction; the unit tests must notice, which
-# proves they check both "fires when it should" and "stays silent on healthy series".
+# proves they check both "fires when it should" and "stays silent on healthy
+# series" (and on other applications' targets). (old, new, occurrences)
 MUTATIONS = {
-    "TomedDown never fires": ('expr: up{job=~"tomed.*"} == 0', 'expr: up{job=~"tomed.*"} == 2'),
-    "TomedDown without for": ("        for: 2m\n", ""),
-    "5xx ratio threshold too high": (") > 0.05", ") > 0.5"),
-    "5xx ratio fires on healthy 1 %": (") > 0.05", ") > 0.005"),
-    "5xx ratio ignores the traffic minimum": ("[5m])) > 0.1", "[5m])) >= 0"),
-    "reload failures never fire": ('result="failure"}[15m]) > 0', 'result="failure"}[15m]) > 5'),
-    "latency fires on healthy": ("  > 0.5\n", "  > 0.0001\n"),
+    "TomedDown never fires": ("          up == 0\n", "          up == 2\n", 1),
+    "TomedDown without for": ("        for: 2m\n", "", 1),
+    "TomedDown only for a job named tomed*": ("          up == 0\n", '          up{job=~"tomed.*"} == 0\n', 1),
+    "TomedDown for any target": ("          up == 0\n          and on (job, instance)\n"
+                                 "          last_over_time(tomed_build_info[1h])\n", "          up == 0\n", 1),
+    "TomedAbsent never fires": ("absent(tomed_build_info)", "absent(up)", 1),
+    "TomedAbsent fires at once": ("        for: 5m\n        labels:\n          severity: critical\n"
+                                  "        annotations:\n          summary: \"no tomed",
+                                  "        labels:\n          severity: critical\n"
+                                  "        annotations:\n          summary: \"no tomed", 1),
+    "rules only for the annotation job": ("tomed_http_requests_total[5m]",
+                                          'tomed_http_requests_total{job="kubernetes-pods"}[5m]', 5),
+    "rules only for a job named tomed*": ("tomed_http_request_duration_seconds_bucket[5m]",
+                                          'tomed_http_request_duration_seconds_bucket{job=~"tomed.*"}[5m]', 2),
+    "5xx ratio threshold too high": (") > 0.05", ") > 0.5", 1),
+    "5xx ratio fires on healthy 1 %": (") > 0.05", ") > 0.005", 1),
+    "5xx ratio ignores the traffic minimum": ("[5m])) > 0.1", "[5m])) >= 0", 1),
+    "reload failures never fire": ('result="failure"}[15m]) > 0', 'result="failure"}[15m]) > 5', 1),
+    "latency fires on healthy": ("  > 0.5\n", "  > 0.0001\n", 1),
+    "fd alert for any process": ("          process_open_fds / process_max_fds > 0.8\n"
+                                 "          and on (job, instance)\n          tomed_build_info\n",
+                                 "          process_open_fds / process_max_fds > 0.8\n", 1),
 }
 
 
 @pytest.mark.parametrize("mutation", list(MUTATIONS))
 def test_rule_unit_tests_catch_a_broken_rule(tmp_path, mutation):
-    old, new = MUTATIONS[mutation]
+    old, new, count = MUTATIONS[mutation]
     text = RULES.read_text()
-    assert text.count(old) == 1, f"mutation anchor {old!r} not found once in {RULES}"
+    assert text.count(old) == count, f"mutation anchor {old!r} not found {count} times in {RULES}"
     (tmp_path / RULES.name).write_text(text.replace(old, new))
     shutil.copy(RULES_TEST, tmp_path / RULES_TEST.name)
     cp = subprocess.run([PROMTOOL, "check", "rules", str(tmp_path / RULES.name)],
@@ -238,6 +300,35 @@ def test_rule_unit_tests_catch_a_broken_rule(tmp_path, mutation):
     cp = subprocess.run([PROMTOOL, "test", "rules", str(tmp_path / RULES_TEST.name)],
                         capture_output=True, text=True, timeout=60)
     assert cp.returncode != 0, f"rule unit tests passed with '{mutation}':\n{cp.stdout}"
+
+
+# The job names the unit tests use, as the two Kubernetes ways name the job.
+TEST_JOBS = {"kubernetes-pods": "annotation scrape", "tomed": "ServiceMonitor (the Service's name)"}
+
+
+def test_rule_unit_tests_cover_both_job_names():
+    text = RULES_TEST.read_text()
+    for job, how in TEST_JOBS.items():
+        series = re.findall(r"series: '(\w+)\{[^}]*job=\"" + re.escape(job) + r"\"", text)
+        alerts = re.findall(r"\n\s+job: " + re.escape(job) + r"\n", text)
+        assert len(set(series)) >= 5 and len(alerts) >= 5, f"too few tests under job {job} ({how})"
+
+
+def test_rules_do_not_depend_on_the_job_name(tmp_path):
+    """The same unit tests pass with both jobs renamed (a static config, a
+    ServiceMonitor's job named after another Service): no rule names a job."""
+    text = RULES_TEST.read_text()
+    for job, new in (("kubernetes-pods", "pods-renamed"), ("tomed", "serviceMonitor/tomed/web/0")):
+        text = re.sub(r'job="' + re.escape(job) + '"', f'job="{new}"', text)
+        text = re.sub(r"(\n\s+job: )" + re.escape(job) + r"\n", r"\g<1>" + new + "\n", text)
+        text = text.replace(f"(job {job})", f"(job {new})")
+    body = "\n".join(l for l in text.splitlines() if not l.lstrip().startswith("#"))
+    assert "kubernetes-pods" not in body and 'job="tomed"' not in body and "job: tomed\n" not in body
+    shutil.copy(RULES, tmp_path / RULES.name)
+    (tmp_path / RULES_TEST.name).write_text(text)
+    cp = subprocess.run([PROMTOOL, "test", "rules", str(tmp_path / RULES_TEST.name)],
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
 
 
 def test_alert_rules_have_severity_and_annotations():
@@ -254,7 +345,10 @@ def test_alert_rules_have_severity_and_annotations():
     for name, b in alerts.items():
         assert re.search(r"\n\s+severity: (critical|warning|info)\n", b), name
         assert re.search(r"\n\s+summary: \S", b) and re.search(r"\n\s+description: \S", b), name
-    assert "for: 2m" in alerts["TomedDown"] and "up{" in alerts["TomedDown"]
+    assert "for: 2m" in alerts["TomedDown"] and "up == 0" in alerts["TomedDown"]
+    assert "absent(tomed_build_info)" in alerts["TomedAbsent"]
+    # no selector names a job (the annotation scrape calls it kubernetes-pods)
+    assert not re.search(r"\{[^}]*\bjob\s*=", text), "a rule selects on the job label"
     assert "[15m]" in alerts["TomedReloadFailures"]
     assert "histogram_quantile(0.99" in alerts["TomedHighLatency"] and "for: 10m" in alerts["TomedHighLatency"]
     assert "0.05" in alerts["TomedHigh5xxRatio"] and "[5m]" in alerts["TomedHigh5xxRatio"]
@@ -312,13 +406,18 @@ def dashboard_targets(dash):
     return out
 
 
-def test_dashboard_is_an_importable_grafana_dashboard():
-    dash = json.loads(DASHBOARD.read_text())
+def test_dashboard_is_a_provisionable_grafana_dashboard():
+    """A dashboard for Grafana's sidecar (a ConfigMap, components/grafana-dashboard)
+    as much as for Import: the data source is a template variable, not an
+    import-time ${DS_PROMETHEUS} placeholder that provisioning leaves unresolved."""
+    raw = DASHBOARD.read_text()
+    assert "DS_PROMETHEUS" not in raw and "__inputs" not in json.loads(raw)
+    dash = json.loads(raw)
     assert dash["schemaVersion"] >= 36
-    assert dash["title"] and dash["uid"]
-    inputs = {i["name"]: i for i in dash["__inputs"]}
-    assert inputs["DS_PROMETHEUS"]["type"] == "datasource"
-    assert inputs["DS_PROMETHEUS"]["pluginId"] == "prometheus"
+    assert dash["title"] and dash["uid"] and dash["id"] is None
+    ds_var = dash["templating"]["list"][0]
+    assert ds_var["name"] == "datasource" and ds_var["type"] == "datasource"
+    assert ds_var["query"] == "prometheus"
     ids = [p["id"] for p in dash["panels"]]
     assert len(ids) == len(set(ids)), "panel ids must be unique"
     for p in dash["panels"]:
@@ -326,14 +425,14 @@ def test_dashboard_is_an_importable_grafana_dashboard():
         assert 0 <= g["x"] and g["x"] + g["w"] <= 24 and g["h"] > 0, (p["title"], g)
         if p["type"] == "row":
             continue
-        assert p["datasource"] == {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}, p["title"]
+        assert p["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, p["title"]
         assert p["targets"], f"panel {p['title']!r} has no query"
         for t in p["targets"]:
-            assert t["datasource"]["uid"] == "${DS_PROMETHEUS}" and t["expr"].strip(), p["title"]
-    for v in dash["templating"]["list"]:
-        assert v["datasource"]["uid"] == "${DS_PROMETHEUS}", v["name"]
-    # no hard-wired datasource anywhere: every datasource is the input, except
-    # Grafana's built-in annotation source
+            assert t["datasource"]["uid"] == "${datasource}" and t["expr"].strip(), p["title"]
+    for v in dash["templating"]["list"][1:]:
+        assert v["datasource"]["uid"] == "${datasource}", v["name"]
+    # no hard-wired datasource anywhere: every datasource is the variable,
+    # except Grafana's built-in annotation source
     def walk(o):
         if isinstance(o, dict):
             if "datasource" in o:
@@ -344,7 +443,7 @@ def test_dashboard_is_an_importable_grafana_dashboard():
             for v in o:
                 yield from walk(v)
     for ds in walk(dash):
-        assert ds in ({"type": "prometheus", "uid": "${DS_PROMETHEUS}"},
+        assert ds in ({"type": "prometheus", "uid": "${datasource}"},
                       {"type": "grafana", "uid": "-- Grafana --"}), ds
 
 
@@ -375,6 +474,8 @@ def dash_targets_with_vars(dash):
     """(title, PromQL) of every panel target and of the template variables' selectors."""
     out = [(title, t["expr"]) for title, t in dashboard_targets(dash)]
     for v in dash["templating"]["list"]:
+        if v["type"] == "datasource":
+            continue
         q = v["query"]["query"] if isinstance(v["query"], dict) else v["query"]
         m = re.fullmatch(r"label_values\((.+), *(\w+)\)", q)
         assert m, f"variable {v['name']}: {q!r}"
@@ -388,7 +489,7 @@ def test_dashboard_queries_run_on_the_live_prometheus(stack):
         srv.get("/tomeclicker/")
         srv.get("/tomeclicker/nope")
     # rate() over 1m needs two samples of each series
-    stack.wait('min(count_over_time(tomed_http_requests_total{job="tomed"}[1m]))',
+    stack.wait(f'min(count_over_time(tomed_http_requests_total{{{A}}}[1m]))',
                lambda v: v >= 3, "three samples of every request series")
     dash = json.loads(DASHBOARD.read_text())
     for title, expr in dash_targets_with_vars(dash):
@@ -398,4 +499,31 @@ def test_dashboard_queries_run_on_the_live_prometheus(stack):
         assert d["data"]["result"], f"panel {title!r} shows no data: {q}"
     # the template variables' values
     jobs = stack.get("/api/v1/label/job/values", **{"match[]": "tomed_build_info"})["data"]
-    assert "tomed" in jobs
+    assert JOB in jobs
+
+
+# ---------------------------------------------------------------- last: a tomed goes down
+
+def test_tomed_down_expression_catches_a_stopped_tomed(stack):
+    """The second tomed stops (as a crash-looping pod's scrapes fail): the
+    TomedDown expression, as Prometheus loaded it, returns exactly that target,
+    under the annotation job name. (The alert itself waits 2 minutes: `for`
+    is covered by promtool.) Runs last: the module's other tests want both up."""
+    rules = {r["name"]: r for g in stack.get("/api/v1/rules")["data"]["groups"] for r in g["rules"]}
+    expr = rules["TomedDown"]["query"]
+    stack.wait(f'count(up{{job="{JOB}"}} == 1)', lambda v: v == 2, "both tomeds up")
+    d = stack.query(expr)
+    assert d["status"] == "success" and d["data"]["result"] == [], d
+    assert stack.other.stop() == 0
+    deadline = time.monotonic() + DEADLINE
+    while not (res := stack.query(expr)["data"]["result"]):
+        assert time.monotonic() < deadline, f"{expr} stays empty after the tomed stopped"
+        time.sleep(0.3)
+    assert [(s["metric"]["job"], s["metric"]["pod"]) for s in res] == [(JOB, "tomed-6c9f7-b")], res
+    # it is pending now, and nothing else is
+    deadline = time.monotonic() + DEADLINE
+    while not (alerts := stack.get("/api/v1/alerts")["data"]["alerts"]):
+        assert time.monotonic() < deadline, "TomedDown not pending"
+        time.sleep(0.3)
+    assert [(a["labels"]["alertname"], a["labels"]["pod"], a["state"]) for a in alerts] == \
+        [("TomedDown", "tomed-6c9f7-b", "pending")], alerts
