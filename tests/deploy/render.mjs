@@ -14,8 +14,9 @@
 //   resources (files and directories), components (kind: Component),
 //   namespace (sets metadata.namespace on namespaced objects, renames
 //   Namespace objects), configMapGenerator (files [key=]path, literals
-//   K=V, behavior create/merge/replace, the content-hash name suffix and the
-//   rewriting of references to it in pod templates), patches given inline as
+//   K=V, behavior create/merge/replace, options labels/annotations, the
+//   content-hash name suffix and the rewriting of references to it in pod
+//   templates), patches given inline as
 //   JSON 6902 operations (add, replace, remove, test) with a target of kind
 //   and/or name, replicas, images (newName, newTag, digest).
 // Anything else in a kustomization (a field, a patch form, a generator option)
@@ -32,7 +33,8 @@ const KNOWN_FIELDS = new Set([
   "apiVersion", "kind", "namespace", "resources", "components", "configMapGenerator",
   "patches", "images", "replicas",
 ]);
-const GENERATOR_FIELDS = new Set(["name", "namespace", "behavior", "files", "literals"]);
+const GENERATOR_FIELDS = new Set(["name", "namespace", "behavior", "files", "literals", "options"]);
+const GENERATOR_OPTIONS = new Set(["labels", "annotations"]);
 // Kinds this renderer treats as cluster-scoped (no metadata.namespace).
 const CLUSTER_SCOPED = new Set([
   "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
@@ -123,6 +125,11 @@ function runGenerators(dir, k, file, res) {
         throw new RenderError(`${file}: configMapGenerator ${g.name}: "${key}" is not supported`);
       }
     }
+    for (const key of Object.keys(g.options || {})) {
+      if (!GENERATOR_OPTIONS.has(key)) {
+        throw new RenderError(`${file}: configMapGenerator ${g.name}: options.${key} is not supported`);
+      }
+    }
     const data = generatorData(dir, g, file);
     const behavior = g.behavior || "create";
     if (behavior === "create") {
@@ -131,6 +138,9 @@ function runGenerators(dir, k, file, res) {
       }
       const cm = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: g.name }, data };
       if (g.namespace) cm.metadata.namespace = g.namespace;
+      const opts = g.options || {};
+      if (opts.labels) cm.metadata.labels = { ...opts.labels };
+      if (opts.annotations) cm.metadata.annotations = { ...opts.annotations };
       cm[GENERATED] = { name: g.name };
       res.push(cm);
     } else if (behavior === "merge" || behavior === "replace") {

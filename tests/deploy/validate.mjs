@@ -2,8 +2,10 @@
 // Validate Kubernetes objects offline against the API's JSON schemas, as
 // packaged by the npm kubernetes-models family (versions pinned in
 // package.json): core kinds from kubernetes-models, ArgoCD's Application from
-// @kubernetes-models/argo-cd, the Prometheus Operator's ServiceMonitor from
-// @kubernetes-models/prometheus-operator.
+// @kubernetes-models/argo-cd, the Prometheus Operator's ServiceMonitor and
+// PrometheusRule from @kubernetes-models/prometheus-operator, Traefik's
+// Middleware from @kubernetes-models/traefik, cert-manager's ClusterIssuer
+// from @kubernetes-models/cert-manager.
 //
 //   node validate.mjs FILE...     YAML streams ("-" = stdin) or, for *.json,
 //                                 a JSON array of objects
@@ -14,10 +16,7 @@
 // A kind without a model is an error too. One line per object; exit status 1
 // when any object failed, 2 for bad usage.
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import YAML from "yaml";
-
-const require = createRequire(import.meta.url);
 
 // apiVersion -> module prefix of its models.
 function modulePath(apiVersion, kind) {
@@ -26,18 +25,22 @@ function modulePath(apiVersion, kind) {
   if (group === "monitoring.coreos.com") {
     return `@kubernetes-models/prometheus-operator/${group}/${version}/${kind}`;
   }
+  if (group === "traefik.io") return `@kubernetes-models/traefik/${group}/${version}/${kind}`;
+  if (group === "cert-manager.io") return `@kubernetes-models/cert-manager/${group}/${version}/${kind}`;
   return group ? `kubernetes-models/${group}/${version}/${kind}` : `kubernetes-models/${version}/${kind}`;
 }
 
 async function modelFor(apiVersion, kind) {
   if (!/^[A-Za-z0-9.\-/]+$/.test(apiVersion) || !/^[A-Za-z0-9]+$/.test(kind)) return null;
   const spec = modulePath(apiVersion, kind);
+  let mod;
   try {
-    require.resolve(spec);
-  } catch {
-    return null;
+    // import(), not require.resolve: newer model packages export ESM only
+    mod = await import(spec);
+  } catch (e) {
+    if (e.code === "ERR_MODULE_NOT_FOUND" || e.code === "ERR_PACKAGE_PATH_NOT_EXPORTED") return null;
+    throw e;
   }
-  const mod = await import(spec);
   return mod[kind] || null;
 }
 

@@ -48,6 +48,14 @@ EXPECTED_KINDS = {
     ("networking.k8s.io/v1", "NetworkPolicy"), ("batch/v1", "Job"),
 }
 NODE_TIMEOUT = 120
+# The pods each ingress controller runs as (the NetworkPolicy admits exactly these).
+INGRESS_NGINX_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}}
+TRAEFIK_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}}}
+PROMETHEUS_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
 
 
 # --------------------------------------------------------------------------- tools
@@ -371,6 +379,200 @@ def test_servicemonitor_component_renders_and_validates(tmp_path):
     assert not [o for o in render(K8S / "overlays" / "production") if o["kind"] == "ServiceMonitor"]
 
 
+# Every component, rendered on top of what it needs, as an overlay would list
+# it: (resources, components before it). test_every_component_is_tested keeps
+# this list complete.
+COMPONENTS = {
+    "ingress-nginx": ("base", []),
+    "traefik": ("base", []),
+    "smoke-test": ("base", ["ingress-nginx"]),
+    "hpa": ("base", ["ingress-nginx"]),
+    "initcontainer": ("base", ["ingress-nginx"]),
+    "servicemonitor": ("overlays/production", []),
+    "prometheusrule": ("overlays/production", []),
+    "grafana-dashboard": ("overlays/production", []),
+}
+
+
+def component_overlay(tmp_path, name, namespace="tomed"):
+    resource, before = COMPONENTS[name]
+    d = tmp_path / f"with-{name}"
+    d.mkdir()
+    comps = "".join(f"  - {os.path.relpath(K8S / 'components' / c, d)}\n" for c in before + [name])
+    (d / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"namespace: {namespace}\n"
+        f"resources:\n  - {os.path.relpath(K8S / resource, d)}\n"
+        f"components:\n{comps}")
+    return d
+
+
+def render_component(tmp_path, name, namespace="tomed"):
+    """render.mjs's rendering (equal to kubectl's where kubectl is), validated."""
+    d = component_overlay(tmp_path, name, namespace)
+    objs = fallback_render(d)
+    if kubectl():
+        assert objs == kubectl_kustomize(d), f"render.mjs and kubectl kustomize disagree on {name}"
+    cp = validate(objs)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    for o in objs:
+        if o["kind"] != "Namespace":
+            assert o["metadata"].get("namespace") == namespace, (o["kind"], o["metadata"]["name"])
+    return objs
+
+
+def test_every_component_is_tested():
+    dirs = {p.name for p in (K8S / "components").iterdir() if (p / "kustomization.yaml").exists()}
+    assert dirs == set(COMPONENTS), f"components without a rendering test: {dirs - set(COMPONENTS)}"
+
+
+def site_port_peers(objs):
+    """{port: [peers]} that the NetworkPolicies admitting the tomed pods allow."""
+    out = {}
+    for np_ in find(objs, "NetworkPolicy"):
+        if np_["spec"]["podSelector"]["matchLabels"] != {"app.kubernetes.io/name": "tomed"}:
+            continue
+        for rule_ in np_["spec"].get("ingress", []):
+            for port in rule_["ports"]:
+                out.setdefault(port["port"], []).extend(rule_["from"])
+    return out
+
+
+@pytest.mark.parametrize("controller,cls,peer", [("ingress-nginx", "nginx", INGRESS_NGINX_PEER),
+                                                 ("traefik", "traefik", TRAEFIK_PEER)])
+def test_ingress_component(tmp_path, controller, cls, peer):
+    """Each ingress component: its class, the annotations it needs, a policy
+    that admits exactly its controller's pods to the site port (and Prometheus
+    to the admin port), and a ClusterIssuer whose HTTP-01 solver uses its class."""
+    objs = render_component(tmp_path, controller)
+    ing = one(objs, "Ingress", "tomed")
+    assert ing["spec"]["ingressClassName"] == cls
+    ann = ing["metadata"]["annotations"]
+    np_ = one(objs, "NetworkPolicy", "tomed")
+    assert np_["spec"]["egress"] == []
+    assert site_port_peers(objs) == {8080: [peer], 9090: [PROMETHEUS_PEER]}
+    # the ClusterIssuer example, applied once per cluster
+    issuer_file = K8S / "components" / controller / "clusterissuer.yaml"
+    cp = validate_file(issuer_file)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    issuer = yaml_objects(issuer_file)[0]
+    assert issuer["kind"] == "ClusterIssuer"
+    assert issuer["metadata"]["name"] == ann["cert-manager.io/cluster-issuer"]
+    (solver,) = issuer["spec"]["acme"]["solvers"]
+    assert solver["http01"]["ingress"]["ingressClassName"] == cls
+    if controller == "ingress-nginx":
+        for key in ("limit-rps", "limit-burst-multiplier", "limit-connections"):
+            assert int(ann[f"nginx.ingress.kubernetes.io/{key}"]) > 0, key
+        assert not [o for o in objs if o["kind"] == "Middleware"]
+    else:
+        # the Middlewares the router uses exist, in the rendered namespace
+        mws = {f"{m['metadata']['namespace']}-{m['metadata']['name']}@kubernetescrd": m
+               for m in find(objs, "Middleware")}
+        used = ann["traefik.ingress.kubernetes.io/router.middlewares"].split(",")
+        assert set(used) == set(mws), (used, list(mws))
+        specs = [m["spec"] for m in mws.values()]
+        assert any(s.get("headers", {}).get("stsSeconds", 0) >= 31536000 for s in specs)
+        assert any(s.get("rateLimit", {}).get("average", 0) > 0 for s in specs)
+        assert ann["traefik.ingress.kubernetes.io/router.tls"] == "true"
+
+
+def test_traefik_middleware_names_follow_the_namespace(tmp_path):
+    """The router.middlewares annotation names <namespace>-<name>; kustomize's
+    namespace does not rewrite it, and the check above notices."""
+    objs = render_component(tmp_path, "traefik", namespace="tomed-staging")
+    ing = one(objs, "Ingress", "tomed")
+    used = ing["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.middlewares"]
+    assert "tomed-staging-" not in used, "the component documents the patch an overlay needs"
+
+
+def test_base_alone_admits_no_ingress_controller():
+    """Without an ingress component nothing reaches the site port."""
+    objs = fallback_render(K8S / "base")
+    assert site_port_peers(objs) == {9090: [PROMETHEUS_PEER]}
+    assert "ingressClassName" not in one(objs, "Ingress", "tomed")["spec"]
+
+
+def test_hpa_component(tmp_path):
+    objs = render_component(tmp_path, "hpa")
+    hpa = one(objs, "HorizontalPodAutoscaler", "tomed")
+    dep = one(objs, "Deployment", "tomed")
+    ref = hpa["spec"]["scaleTargetRef"]
+    assert (ref["apiVersion"], ref["kind"], ref["name"]) == ("apps/v1", "Deployment", "tomed")
+    # the HPA owns the replica count: a sync must not reset it
+    assert "replicas" not in dep["spec"]
+    pdb = one(objs, "PodDisruptionBudget", "tomed")
+    assert hpa["spec"]["minReplicas"] > pdb["spec"]["minAvailable"]
+    assert hpa["spec"]["maxReplicas"] > hpa["spec"]["minReplicas"]
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    # the CPU it scales on must be far above what the pod requests, or the
+    # smallest load would scale it out
+    (ctr,) = dep["spec"]["template"]["spec"]["containers"]
+    want = metric["resource"]["target"]["averageValue"]
+    assert want.endswith("m") and int(want[:-1]) > 10 * int(ctr["resources"]["requests"]["cpu"].rstrip("m"))
+
+
+def test_initcontainer_component(tmp_path, world_tmp):
+    """The init-container variant renders (it used to be a patch file outside
+    the kustomization's tree, which kustomize refuses): the plain tomed image
+    serves, read-only, what the init container copied into a shared emptyDir,
+    at the root tomed's configuration names."""
+    objs = render_component(tmp_path, "initcontainer")
+    dep, pod, ctr = server_parts(objs)
+    (init,) = pod["initContainers"]
+    vols = {v["name"]: v for v in pod["volumes"]}
+    (init_mount,) = init["volumeMounts"]
+    assert "emptyDir" in vols[init_mount["name"]] and not init_mount.get("readOnly")
+    (site_mount,) = [m for m in ctr["volumeMounts"] if m["name"] == init_mount["name"]]
+    assert site_mount["readOnly"] is True
+    cfg_dir = mount_configmap(objs, pod, ctr, "/etc/tomed", world_tmp / "etc-tomed")
+    root = re.search(r"^root: (\S+)$", (cfg_dir / "tomed.yaml").read_text(), re.M).group(1)
+    assert site_mount["mountPath"] == root == init_mount["mountPath"]
+    assert init["command"][-1].rstrip("/") == root
+    assert "/tomed:" in ctr["image"] and "tomeclicker-site" not in ctr["image"]
+    for c in (init, ctr):
+        sc = c["securityContext"]
+        assert sc["readOnlyRootFilesystem"] and sc["runAsNonRoot"] and sc["capabilities"]["drop"] == ["ALL"]
+    assert not (REPO_ROOT / "deploy" / "initcontainer.yaml").exists()
+
+
+def test_prometheusrule_component(tmp_path):
+    """The PrometheusRule carries exactly the rules promtool tests."""
+    objs = render_component(tmp_path, "prometheusrule")
+    rule = one(objs, "PrometheusRule", "tomed")
+    rules_file = REPO_ROOT / "deploy" / "prometheus" / "tomed-rules.yml"
+    assert rule["spec"]["groups"] == yaml_objects(rules_file)[0]["groups"]
+    gen = run_node("prometheusrule.mjs")
+    assert gen.returncode == 0, gen.stderr
+    committed = K8S / "components" / "prometheusrule" / "prometheusrule.yaml"
+    assert committed.read_text() == gen.stdout, \
+        f"{committed} is stale: node tests/deploy/prometheusrule.mjs > {committed}"
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    assert {"TomedAbsent", "TomedDown"} <= alerts
+
+
+def test_grafana_dashboard_component(tmp_path):
+    objs = render_component(tmp_path, "grafana-dashboard")
+    cms = [o for o in objs if o["kind"] == "ConfigMap" and o["metadata"].get("labels", {}).get("grafana_dashboard")]
+    (cm,) = cms
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    (key,) = cm["data"]
+    dash = json.loads(cm["data"][key])
+    assert key.endswith(".json") and dash["uid"]
+    assert "${DS_PROMETHEUS}" not in cm["data"][key]
+    assert any(v["type"] == "datasource" for v in dash["templating"]["list"])
+
+
+def yaml_objects(path):
+    cp = run_node("render.mjs", "--from-yaml", path)
+    assert cp.returncode == 0, cp.stderr
+    return json.loads(cp.stdout)
+
+
+def validate_file(path):
+    return run_node("validate.mjs", path)
+
+
 def test_fallback_renderer_refuses_what_it_does_not_implement(tmp_path):
     (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
     (tmp_path / "kustomization.yaml").write_text(
@@ -490,8 +692,13 @@ def test_manifests_agree(overlay, world_tmp):
     assert sports["http"]["port"] == 80 and ports[sports["http"]["targetPort"]] == 8080
     assert sports["metrics"]["port"] == 9090 and ports[sports["metrics"]["targetPort"]] == 9090
     ing = one(objs, "Ingress", "tomed")
-    assert ing["spec"]["ingressClassName"] == "traefik"
-    assert "cert-manager.io/cluster-issuer" in ing["metadata"]["annotations"]
+    # the cluster's NGINX Ingress Controller, with its rate limits; cert-manager
+    assert ing["spec"]["ingressClassName"] == "nginx"
+    ann = ing["metadata"]["annotations"]
+    assert ann["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+    assert int(ann["nginx.ingress.kubernetes.io/limit-rps"]) > 0
+    assert int(ann["nginx.ingress.kubernetes.io/limit-connections"]) > 0
+    assert ann["nginx.ingress.kubernetes.io/ssl-redirect"] == "true"
     (rule,) = ing["spec"]["rules"]
     (tls,) = ing["spec"]["tls"]
     assert tls["hosts"] == [rule["host"]] and tls["secretName"]
@@ -504,6 +711,8 @@ def test_manifests_agree(overlay, world_tmp):
     # PodDisruptionBudget and NetworkPolicies
     pdb = one(objs, "PodDisruptionBudget", "tomed")
     assert pdb["spec"]["minAvailable"] == 1
+    # an unready pod never blocks a node drain
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     np_ = one(objs, "NetworkPolicy", "tomed")
     assert np_["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
@@ -514,11 +723,8 @@ def test_manifests_agree(overlay, world_tmp):
         (port,) = rule_["ports"]
         allowed[port["port"]] = peer
     assert set(allowed) == {8080, 9090}
-    assert allowed[8080] == {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}}}
-    assert allowed[9090] == {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    assert allowed[8080] == INGRESS_NGINX_PEER
+    assert allowed[9090] == PROMETHEUS_PEER
 
     # the PostSync smoke test: hook annotations, the script, its way in
     job = one(objs, "Job", "tomed-smoke-test")
