@@ -569,10 +569,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
         /* libmicrohttpd answered by itself after the request line (431
          * headers too large, 400 a bad header): the handler never ran, but
          * the answer belongs in the log. on_mhd_log counted it. */
+        /* libmicrohttpd 1.0 answers every MHD_get_connection_info call from
+         * one per-connection scratch union, so the status is copied out before
+         * connection_state() asks again and overwrites it. */
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+        unsigned status = ci ? ci->http_status : 0;
         conn_state *own = connection_state(c);
-        if (ci && ci->http_status && own) {
-            own->status = ci->http_status;
+        if (status && own) {
+            own->status = status;
             own->method = NULL;
             own->path = NULL;
             own->protocol = "-";
@@ -902,8 +906,18 @@ static int start_listener(server *srv, listener *l, int admin, const char *addr,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem_limit,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-        /* 1: refuse HTTP/1.1 without Host and spaces in the request target */
+#if MHD_VERSION >= 0x00097701
+        /* Level 1 (what STRICT_FOR_CLIENT 1 maps to, named as 1.0 names it):
+         * RFC 9112's refusals (no Host, whitespace before a colon, obs-fold,
+         * bare LF, Transfer-Encoding with Content-Length). Levels 2 and 3
+         * refuse no more of these and silently close on a leading empty
+         * line, which RFC 9112 section 2.2 says to ignore. */
+        MHD_OPTION_CLIENT_DISCIPLINE_LVL, 1,
+#else
+        /* 1: refuse HTTP/1.1 without Host and spaces in the request target
+         * (0.9.75 has no discipline levels) */
         MHD_OPTION_STRICT_FOR_CLIENT, 1,
+#endif
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
         MHD_OPTION_ARRAY, pool,
