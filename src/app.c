@@ -109,9 +109,13 @@ static void print_banner(const tomed_config *cfg, const site_snapshot *snap, uns
         v6 = 0;
     }
     human_bytes(snap->total_bytes, size, sizeof size);
-    diag(DIAG_NOTICE | DIAG_BARE, "tomed %s: serving %zu files (%s) from %s at http://%s%s%s:%u%s%s",
-         TOMED_VERSION, snap->n_entries, size, diag_q(cfg->root), v6 ? "[" : "", diag_q(shown),
-         v6 ? "]" : "", port, diag_q(cfg->base), strcmp(cfg->base, "/") == 0 ? "" : "/");
+    /* the library version running, not the one built against: which
+     * request checks libmicrohttpd makes depends on it */
+    diag(DIAG_NOTICE | DIAG_BARE,
+         "tomed %s (libmicrohttpd %s): serving %zu files (%s) from %s at http://%s%s%s:%u%s%s",
+         TOMED_VERSION, MHD_get_version(), snap->n_entries, size, diag_q(cfg->root),
+         v6 ? "[" : "", diag_q(shown), v6 ? "]" : "", port, diag_q(cfg->base),
+         strcmp(cfg->base, "/") == 0 ? "" : "/");
 }
 
 static int cmd_check(const tomed_config *cfg, tomed_error *err)

@@ -92,6 +92,24 @@ def run_tomed(*args, env=None, cwd=None, timeout=10):
     return out
 
 
+_libmhd = None
+
+
+def libmhd_version():
+    """The libmicrohttpd version the tomed under test runs with, as a tuple of
+    ints ((0, 9, 75) on Debian 12, (1, 0, 1) on Debian 13), read once from
+    `tomed version`. Tests whose expected behaviour depends on the library
+    branch on it and say which version gives which behaviour: a difference is
+    asserted, never skipped."""
+    global _libmhd
+    if _libmhd is None:
+        out = run_tomed("version").stdout
+        m = re.search(r"\blibmicrohttpd (\d+)\.(\d+)\.(\d+)", out)
+        assert m, f"`tomed version` names no libmicrohttpd version: {out!r}"
+        _libmhd = tuple(int(x) for x in m.groups())
+    return _libmhd
+
+
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
 

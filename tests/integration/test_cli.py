@@ -5,7 +5,8 @@ import socket
 
 import pytest
 
-from conftest import BASE, SITE_DIR, VERSION, html, make_tree, run_tomed, site_file
+from conftest import (BASE, SITE_DIR, VERSION, html, libmhd_version, make_tree, run_tomed,
+                      site_file)
 
 
 def bytes_in_line(line, total):
@@ -76,6 +77,8 @@ def test_startup_line_reports_version_counts_and_url(tomed, tmp_path):
     srv = tomed.serve(root, "--base", BASE)
     line = srv.startup_line
     assert f"tomed {VERSION}" in line, line
+    # the libmicrohttpd running, as `tomed version` names it
+    assert f"(libmicrohttpd {'.'.join(map(str, libmhd_version()))})" in line, line
     m = re.search(r"(\d+) files?\b", line)
     assert m and int(m.group(1)) == 3, line
     assert bytes_in_line(line, total), (line, total)
