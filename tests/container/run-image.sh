@@ -6,11 +6,16 @@
 # image's own ENTRYPOINT and CMD; then fetch the site, stop it (SIGTERM) and
 # require exit status 0.
 #
-#   tests/container/run-image.sh [BINARY]        default build/tomed; as root
+#   tests/container/run-image.sh [BINARY]        as root
 #
 # No registry is reachable here, so deploy/Dockerfile's build stage (FROM
-# debian:12-slim) cannot run: its output, /rootfs, is assembled locally by the
-# same script (tests/container/mkrootfs.sh), put into an image with
+# debian:13-slim) cannot run: its output, /rootfs, is assembled locally by the
+# same script (tests/container/mkrootfs.sh) from what that stage builds: tomed
+# compiled in a Debian 13 root against Debian 13's packages, and that root's
+# libraries (tests/trixie/build.sh, whose root `make test-trixie` caches in
+# build/trixie/root), so the image runs libmicrohttpd 1.0.1 as the cluster's
+# does, which is checked. A BINARY argument uses that binary and this
+# machine's libraries instead (a Debian 12 build). The tree is put into an image with
 # `buildah from scratch` + `buildah copy`, and passed as ROOTFS_IMAGE; buildah
 # then builds the Dockerfile's real runtime stage (`--target runtime`), skipping
 # the unused build stage. Everything lives in a private storage directory (vfs
@@ -28,7 +33,7 @@
 set -eu
 
 cd "$(dirname "$0")/../.."
-bin=${1:-build/tomed}
+bin=${1:-}
 uid=65532
 
 if [ "$(id -u)" != 0 ]; then
@@ -37,6 +42,14 @@ fi
 for tool in buildah podman runc nsenter curl; do
     command -v $tool >/dev/null || { echo "run-image: SKIP: $tool not installed (make test-container installs it as root)"; exit 0; }
 done
+if [ -z "$bin" ]; then
+    tests/trixie/build.sh >/dev/null
+    export SYSROOT=$PWD/build/trixie/root
+    bin=$SYSROOT/src/build/tomed
+    want_mhd=$(chroot "$SYSROOT" dpkg-query -W -f '${Version}' libmicrohttpd-dev | sed 's/-[^-]*$//')
+else
+    want_mhd=
+fi
 [ -x "$bin" ] || { echo "run-image: $bin not built (make)" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/tomed-image.XXXXXX)
@@ -69,6 +82,13 @@ cp -R examples/site/docs "$tmp/site-ctx/docs"
 buildah $S bud -q --isolation chroot --build-arg TOMED_IMAGE=localhost/tomed:test \
     -f deploy/site.Dockerfile -t localhost/tomed-site:test "$tmp/site-ctx" >/dev/null 2>"$tmp/bud.err" ||
     { cat "$tmp/bud.err" >&2; fail "buildah bud deploy/site.Dockerfile"; }
+
+if [ -n "$want_mhd" ]; then
+    v=$(podman $P run --rm --network none --read-only --user "$uid:$uid" --ulimit nofile=4096:4096 \
+        --ulimit nproc=4096:4096 localhost/tomed:test version 2>&1) || fail "tomed version: $v"
+    case $v in *"(libmicrohttpd $want_mhd,"*) ;; *) fail "image runs '$v', want libmicrohttpd $want_mhd" ;; esac
+    pass "the image's tomed was built on Debian 13: $v"
+fi
 
 cfg=$(buildah $S inspect --type image --format '{{.OCIv1.Config.User}}|{{.OCIv1.Config.Entrypoint}}|{{.OCIv1.Config.Cmd}}' localhost/tomed:test)
 [ "$cfg" = '65532:65532|[/tomed]|[run --config /etc/tomed/tomed.yaml]' ] || fail "image config: $cfg"
