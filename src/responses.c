@@ -175,13 +175,22 @@ struct MHD_Response *responses_range(const tomed_config *cfg, const route_result
         snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)res->range_start,
                  (unsigned long long)(res->range_start + res->range_len - 1),
                  (unsigned long long)e->size);
+        if (!r)
+            return NULL;
+        add_entry_headers(cfg, r, e, NULL, 1);
     } else {
+        /* A 416 tells the client how long the representation is (RFC 9110
+         * 15.5.17) and nothing else: it is not the file. With the file's
+         * Content-Type, ETag and public max-age a shared cache could store the
+         * empty answer as the resource itself, so it carries none of them and
+         * is kept out of every cache. */
         r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)e->size);
+        if (!r)
+            return NULL;
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        add_security_headers(cfg, r, NULL);
     }
-    if (!r)
-        return NULL;
-    add_entry_headers(cfg, r, e, NULL, 1);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
     return r;
 }

@@ -105,14 +105,14 @@ static void conditional(route_result *res, const route_request *req, const site_
     /* each representation has its own tag: a cached gzip body must not be
      * confirmed to a client that now gets brotli */
     if (http_not_modified(req->if_none_match, req->if_modified_since, v ? v->etag : e->etag,
-                          e->mtime)) {
+                          e->modified)) {
         res->kind = ROUTE_NOT_MODIFIED;
         res->status = 304;
         return;
     }
     res->kind = ROUTE_FILE;
     res->status = 200;
-    if (!req->range || !http_if_range_ok(req->if_range, e->etag, e->mtime))
+    if (!req->range || !http_if_range_ok(req->if_range, e->etag, e->modified))
         return;
     /* ranges are served from the identity bytes, whatever was negotiated: offsets
      * into a compressed stream that can differ per replica help nobody */

@@ -22,8 +22,9 @@
 
 #include <openssl/evp.h>
 
-#include "tomed/http.h"
+#include "tomed/beneath.h"
 #include "tomed/diag.h"
+#include "tomed/http.h"
 #include "tomed/mime.h"
 #include "tomed/csp.h"
 #include "tomed/policy.h"
@@ -39,6 +40,8 @@ typedef struct loader {
     int rewriting;
     char root_real[PATH_MAX];
     size_t root_real_len;
+    int root_fd;                     /* the root, opened once; vetted paths are opened below it */
+    time_t now;                      /* the load's time: no Last-Modified is later */
     site_entry *entries;
     size_t n, cap;
     uint64_t total_bytes;
@@ -201,43 +204,10 @@ static int adapt_text(loader *ld, site_entry *e)
     return 0;
 }
 
-/* The build base from the site's own pages, when the config does not say. */
-static void detect_build_base(loader *ld)
+/* Add the regular file open as fd (ownership passes here), st its fstat. */
+static int add_file(loader *ld, int fd, const struct stat *st, const char *site_path)
 {
     const tomed_config *cfg = ld->cfg;
-    ld->from[0] = '\0';
-    if (cfg->build_base && cfg->build_base[0]) {
-        snprintf(ld->from, sizeof ld->from, "%s", cfg->build_base);
-    } else {
-        static const char *const pages[] = {"index.html", "200.html", "404.html"};
-        for (size_t i = 0; i < 3 && !ld->from[0]; i++) {
-            char p[PATH_MAX + 16], html[65536];
-            snprintf(p, sizeof p, "%s/%s", ld->root_real, pages[i]);
-            FILE *f = fopen(p, "rb");
-            if (!f)
-                continue;
-            size_t n = fread(html, 1, sizeof html, f);
-            fclose(f);
-            if (sveltekit_detect_base(html, n, ld->from, sizeof ld->from) < 0)
-                ld->from[0] = '\0';
-        }
-    }
-    snprintf(ld->to, sizeof ld->to, "%s", strcmp(cfg->base, "/") == 0 ? "" : cfg->base);
-    ld->rewriting = cfg->rewrite_enabled && ld->from[0] && strcmp(ld->from, ld->to) != 0;
-}
-
-static int add_file(loader *ld, int dirfd, const char *name, const char *site_path)
-{
-    const tomed_config *cfg = ld->cfg;
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: cannot read: %s", cfg->root, site_path,
-                         strerror(e));
-    }
     if (ld->n == ld->cap) {
         size_t ncap = ld->cap ? ld->cap * 2 : 256;
         site_entry *ne = realloc(ld->entries, ncap * sizeof *ne);
@@ -260,11 +230,16 @@ static int add_file(loader *ld, int dirfd, const char *name, const char *site_pa
     }
     ld->n++; /* from here the entry owns what it holds, freed with the loader on error */
     e->path_len = strlen(site_path);
-    e->size = (uint64_t)st.st_size;
-    e->mtime = st.st_mtime;
+    e->size = (uint64_t)st->st_size;
+    e->mtime = st->st_mtime;
+    /* RFC 9110 8.8.2.1: a Last-Modified later than the response's Date must
+     * be replaced by the Date. A clock skewed at build time or a `touch -d`
+     * would otherwise make caches distrust it; the load is the latest moment
+     * the server vouches for, and it is decided once, here. */
+    e->modified = e->mtime > ld->now ? ld->now : e->mtime;
     e->mime = mime_for_path(site_path);
     e->cache_control = policy_cache_control(cfg, site_path, e->mime);
-    http_format_date(e->mtime, e->last_modified, sizeof e->last_modified);
+    http_format_date(e->modified, e->last_modified, sizeof e->last_modified);
 
     if (e->size <= cfg->memory_file_max) {
         e->data = malloc(e->size ? e->size : 1);
@@ -297,12 +272,126 @@ static int add_file(loader *ld, int dirfd, const char *name, const char *site_pa
 
 static int walk_dir(loader *ld, int fd, const char *prefix);
 
+/* Nonzero when the path rel (below the root, canonical) passes through or
+ * names a dot-file or dot-directory (.git, .env), which is never served, also
+ * not through a symlink. Allowed: /.well-known/ at the top, and names that
+ * start with two dots: Kubernetes' ConfigMap and Secret volumes keep their
+ * files in ..<timestamp>/ behind the ..data link, and every file in such a
+ * volume is a symlink into it. */
+static int has_dot_component(const char *rel)
+{
+    for (const char *p = rel; *p;) {
+        size_t n = strcspn(p, "/");
+        if (p[0] == '.' && !(n > 2 && p[1] == '.') &&
+            !(p == rel && n == 11 && strncmp(p, ".well-known", 11) == 0))
+            return 1;
+        p += n;
+        p += *p == '/';
+    }
+    return 0;
+}
+
+enum { SITE_SKIP = -2 };
+
+/*
+ * Resolve the symlink at site_path and open its target, if that is a regular
+ * file or a directory inside the root and not in a dot-directory.
+ *
+ * The target is vetted by its canonical path (realpath), and that canonical
+ * path is what is opened, below the root descriptor with no symlink followed
+ * (beneath_open): a link swapped after the check cannot redirect the open,
+ * which then reaches the vetted file or fails. Returns the descriptor with
+ * *st filled in, SITE_SKIP (warned about when warn) when the link is not
+ * part of the site, or -1 with errno when the target changed meanwhile.
+ */
+static int open_link_target(loader *ld, const char *site_path, int warn, struct stat *st)
+{
+    char full[PATH_MAX * 2], real[PATH_MAX];
+    struct stat vst;
+    snprintf(full, sizeof full, "%s%s", ld->root_real, site_path);
+    if (!realpath(full, real)) {
+        if (warn)
+            diag(DIAG_WARN, "skipping %s: broken symlink", diag_q(site_path));
+        return SITE_SKIP;
+    }
+    if (!inside_root(ld, real)) {
+        if (warn)
+            diag(DIAG_WARN, "skipping %s: symlink leads outside the root", diag_q(site_path));
+        return SITE_SKIP;
+    }
+    const char *rel = real + ld->root_real_len;
+    rel += *rel == '/';
+    if (has_dot_component(rel)) {
+        if (warn)
+            diag(DIAG_WARN, "skipping %s: symlink leads to a dot-file", diag_q(site_path));
+        return SITE_SKIP;
+    }
+    if (stat(real, &vst) < 0 || !(S_ISREG(vst.st_mode) || S_ISDIR(vst.st_mode)))
+        return SITE_SKIP; /* gone, or a socket, fifo or device: never content */
+    /* O_NONBLOCK: should a fifo be swapped in, the open must not wait for a writer */
+    int fd = beneath_open(ld->root_fd, rel,
+                          O_RDONLY | O_NONBLOCK | (S_ISDIR(vst.st_mode) ? O_DIRECTORY : 0));
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, st) < 0 || st->st_dev != vst.st_dev || st->st_ino != vst.st_ino) {
+        close(fd);
+        errno = ESTALE;
+        return -1;
+    }
+    return fd;
+}
+
+/* Open the directory entry name (not a symlink when fstatat saw it, sb its
+ * lstat) without following a link that replaced it since, and check it is
+ * still the same file. -1 with errno if not. */
+static int open_plain(int dirfd, const char *name, const struct stat *sb, struct stat *st)
+{
+    int fd = openat(dirfd, name,
+                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+                        (S_ISDIR(sb->st_mode) ? O_DIRECTORY : 0));
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, st) < 0 || st->st_dev != sb->st_dev || st->st_ino != sb->st_ino) {
+        close(fd);
+        errno = ESTALE;
+        return -1;
+    }
+    return fd;
+}
+
+/* The build base from the site's own pages, when the config does not say. */
+static void detect_build_base(loader *ld)
+{
+    const tomed_config *cfg = ld->cfg;
+    ld->from[0] = '\0';
+    if (cfg->build_base && cfg->build_base[0]) {
+        snprintf(ld->from, sizeof ld->from, "%s", cfg->build_base);
+    } else {
+        static const char *const pages[] = {"/index.html", "/200.html", "/404.html"};
+        for (size_t i = 0; i < 3 && !ld->from[0]; i++) {
+            /* the same vetted open as the walk: these bytes steer the rewriting */
+            char html[65536];
+            struct stat st;
+            int fd = open_link_target(ld, pages[i], 0, &st);
+            if (fd < 0)
+                continue;
+            ssize_t n = S_ISREG(st.st_mode) ? read(fd, html, sizeof html) : -1;
+            close(fd);
+            if (n < 0 || sveltekit_detect_base(html, (size_t)n, ld->from, sizeof ld->from) < 0)
+                ld->from[0] = '\0';
+        }
+    }
+    snprintf(ld->to, sizeof ld->to, "%s", strcmp(cfg->base, "/") == 0 ? "" : cfg->base);
+    ld->rewriting = cfg->rewrite_enabled && ld->from[0] && strcmp(ld->from, ld->to) != 0;
+}
+
 /* One directory entry: decide whether it belongs to the site, then add or descend. */
 static int walk_one(loader *ld, int dirfd, const char *prefix, const char *name)
 {
     const tomed_config *cfg = ld->cfg;
     char site_path[PATH_MAX];
     struct stat st;
+    int fd;
 
     /* Dot-files are never part of the site (.git, .env, Kubernetes' ..data
      * indirection); /.well-known/ is the one standard exception. */
@@ -314,38 +403,39 @@ static int walk_one(loader *ld, int dirfd, const char *prefix, const char *name)
         return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: %s", cfg->root, site_path,
                          strerror(errno));
     if (S_ISLNK(st.st_mode)) {
-        char full[PATH_MAX * 2], real[PATH_MAX];
-        snprintf(full, sizeof full, "%s%s", ld->root_real, site_path);
-        if (!realpath(full, real)) {
-            diag(DIAG_WARN, "skipping %s: broken symlink", diag_q(site_path));
+        fd = open_link_target(ld, site_path, 1, &st);
+        if (fd == SITE_SKIP)
             return 0;
-        }
-        if (!inside_root(ld, real)) {
-            diag(DIAG_WARN, "skipping %s: symlink leads outside the root", diag_q(site_path));
-            return 0;
-        }
-        if (stat(real, &st) < 0)
-            return 0;
-    }
-    if (S_ISREG(st.st_mode))
-        return add_file(ld, dirfd, name, site_path);
-    if (!S_ISDIR(st.st_mode))
+    } else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+        struct stat sb = st;
+        fd = open_plain(dirfd, name, &sb, &st);
+    } else {
         return 0; /* sockets, fifos, devices: never content */
+    }
+    if (fd < 0)
+        return error_set(ld->err, TOMED_EXIT_RUNTIME,
+                         "%s%s: %s (changed while loading? the next reload tries again)",
+                         cfg->root, site_path, strerror(errno));
+    if (S_ISREG(st.st_mode)) {
+        /* back to blocking reads (O_NONBLOCK was only for the open) */
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        return add_file(ld, fd, &st, site_path);
+    }
 
     for (int i = 0; i < ld->depth; i++)
-        if (ld->dir_dev[i] == st.st_dev && ld->dir_ino[i] == st.st_ino)
+        if (ld->dir_dev[i] == st.st_dev && ld->dir_ino[i] == st.st_ino) {
+            close(fd);
             return 0; /* a symlink back to an ancestor */
-    if (ld->depth >= SITE_MAX_DEPTH)
+        }
+    if (ld->depth >= SITE_MAX_DEPTH) {
+        close(fd);
         return error_set(ld->err, TOMED_EXIT_CONFIG, "%s%s: directories nested too deep", cfg->root,
                          site_path);
-    int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (sub < 0)
-        return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: cannot open: %s", cfg->root,
-                         site_path, strerror(errno));
+    }
     ld->dir_dev[ld->depth] = st.st_dev;
     ld->dir_ino[ld->depth] = st.st_ino;
     ld->depth++;
-    int rc = walk_dir(ld, sub, site_path);
+    int rc = walk_dir(ld, fd, site_path);
     ld->depth--;
     return rc;
 }
@@ -508,19 +598,29 @@ static const site_entry *find_named(const site_snapshot *s, const char *name)
 
 int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out, tomed_error *err)
 {
-    loader ld = {.cfg = cfg, .err = err};
+    loader ld = {.cfg = cfg, .err = err, .root_fd = -1, .now = time(NULL)};
     site_snapshot *s = NULL;
+    struct stat rst;
     *out = NULL;
 
     if (!realpath(cfg->root, ld.root_real))
         return error_set(err, TOMED_EXIT_CONFIG, "%s: root: \"%s\": %s", cfg->root_origin.where,
                          cfg->root, strerror(errno));
     ld.root_real_len = strlen(ld.root_real);
-    detect_build_base(&ld);
-    int fd = open(ld.root_real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
+    ld.root_fd = open(ld.root_real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (ld.root_fd < 0 || fstat(ld.root_fd, &rst) < 0)
         return error_set(err, TOMED_EXIT_CONFIG, "%s: root: \"%s\": %s", cfg->root_origin.where,
                          cfg->root, strerror(errno));
+    detect_build_base(&ld);
+    /* the root is the first directory on the walk stack: a link back to it is a loop */
+    ld.dir_dev[0] = rst.st_dev;
+    ld.dir_ino[0] = rst.st_ino;
+    ld.depth = 1;
+    int fd = dup(ld.root_fd); /* walk_dir takes its own */
+    if (fd < 0) {
+        error_set(err, TOMED_EXIT_RUNTIME, "%s: %s", cfg->root, strerror(errno));
+        goto fail;
+    }
     if (walk_dir(&ld, fd, "") < 0)
         goto fail;
 
@@ -575,10 +675,12 @@ int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out,
                   o ? o : "spa_fallback", cfg->spa_fallback, cfg->root);
         goto fail;
     }
+    close(ld.root_fd);
     *out = s;
     return 0;
 
 fail:
+    close(ld.root_fd);
     for (size_t i = 0; i < ld.n; i++)
         entry_free_contents(&ld.entries[i]);
     free(ld.entries);

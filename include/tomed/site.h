@@ -35,9 +35,10 @@ typedef struct site_entry {
     const char *mime;          /* static string from mime_for_path */
     const char *cache_control; /* owned by the config the snapshot was loaded with */
     uint64_t size;
-    time_t mtime;
+    time_t mtime;              /* the file's, to notice it being rewritten in place */
+    time_t modified;           /* Last-Modified: mtime, or the load time if mtime is later */
     char etag[36];             /* strong: '"' + 32 hex digits of SHA-256 + '"' */
-    char last_modified[32];    /* IMF-fixdate of mtime */
+    char last_modified[32];    /* IMF-fixdate of modified */
     unsigned char *data;       /* the bytes when size <= memory_file_max, else NULL */
     int fd;                    /* open read-only descriptor when data is NULL, else -1 */
     void *server_data;         /* the server's prebuilt responses; freed by the release hook */

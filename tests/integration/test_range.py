@@ -83,6 +83,11 @@ def test_unsatisfiable_416(ranged, spec):
     r = srv.raw_request(path, headers={"Range": spec})
     assert r.status == 416, (spec, r)
     assert r.headers["Content-Range"] == f"bytes */{n}"
+    # not the file: nothing a shared cache could store as the resource itself
+    assert r.headers["Cache-Control"] == "no-store", r.headers
+    for name in ("ETag", "Last-Modified", "Content-Type", "Accept-Ranges"):
+        assert name not in r.headers, (name, r.headers)
+    assert r.body == b""
 
 
 @pytest.mark.parametrize("spec", ["bytes=0-1,5-6", "bytes=0-9, 20-29", "bytes=abc", "items=0-10",
