@@ -119,6 +119,7 @@ static const struct key_def keys[] = {
     {"server.trusted_proxies", K_CIDRS, F(trusted_proxies), "", NULL, 0, 0},
     {"compression.min_size", K_SIZE, F(compress_min_size), "256", NULL, 0, UINT64_MAX},
     {"compression.memory_max", K_SIZE, F(compress_memory_max), "64MiB", NULL, 0, UINT64_MAX},
+    {"compression.max_file_size", K_SIZE, F(compress_max_file_size), "8MiB", NULL, 0, UINT64_MAX},
     {"compression.brotli_quality", K_UINT, F(brotli_quality), "11", NULL, 0, 11},
     {"compression.gzip_level", K_UINT, F(gzip_level), "9", NULL, 1, 9},
     {"log.access", K_ACCESSLOG, F(access_log), "json", "clf", 0, 0},

@@ -2,13 +2,17 @@
  * precompress — the background worker that gives compressible files their
  * brotli and gzip variants.
  *
+ * Memory and latency are bounded: files above compression.max_file_size are
+ * left alone, the encoders stream (a chunk of the file at a time, from its
+ * descriptor when it is not in memory), and the stop flag is looked at
+ * between chunks, so a reload or SIGTERM waits for one chunk, not one file.
+ *
  * Work order: HTML first (every visit starts with a page), then smaller files
  * before larger ones, so most requests are compressed soon after start even
  * on a large site. Each variant is published with a release store into its
  * entry's slot; request threads pick it up with an acquire load and never
  * wait for the worker.
  */
-#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "tomed/diag.h"
 #include "tomed/encoding.h"
@@ -46,30 +49,6 @@ static int cmp_job(const void *a, const void *b)
     return x->e->size < y->e->size ? -1 : x->e->size > y->e->size;
 }
 
-/* The identity bytes: held in memory, or read from the descriptor for the
- * duration of the job. *owned says whether the caller must free them. */
-static const unsigned char *identity_bytes(const site_entry *e, int *owned)
-{
-    *owned = 0;
-    if (e->data)
-        return e->data;
-    unsigned char *buf = malloc(e->size ? e->size : 1);
-    if (!buf)
-        return NULL;
-    for (uint64_t got = 0; got < e->size;) {
-        ssize_t r = pread(e->fd, buf + got, e->size - got, (off_t)got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            free(buf);
-            return NULL;
-        }
-        got += (uint64_t)r;
-    }
-    *owned = 1;
-    return buf;
-}
-
 /* A copy of the variant the previous generation made of the same bytes, or NULL. */
 static site_variant *reuse(const site_snapshot *prev, const site_entry *e, enum encoding enc)
 {
@@ -94,7 +73,7 @@ static void *worker(void *arg)
     site_snapshot *s = p->snap;
     const tomed_config *cfg = p->cfg;
     uint64_t budget = cfg->compress_memory_max, used = 0, in_bytes = 0;
-    size_t n_jobs = 0, made = 0, files = 0, reused = 0;
+    size_t n_jobs = 0, made = 0, files = 0, reused = 0, too_big = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
@@ -105,8 +84,11 @@ static void *worker(void *arg)
         site_entry *e = &s->entries[i];
         /* a file with both siblings needs nothing; one with only x.js.br still
          * gets a gzip variant for clients without brotli */
-        if (e->negotiable && site_entry_encodings(e) != (ENC_MASK(ENC_BR) | ENC_MASK(ENC_GZIP)))
+        if (e->negotiable && site_entry_encodings(e) != (ENC_MASK(ENC_BR) | ENC_MASK(ENC_GZIP)) &&
+            e->size <= cfg->compress_max_file_size)
             jobs[n_jobs++] = (job){e, strncmp(e->mime, "text/html", 9) == 0};
+        else if (e->negotiable && e->size > cfg->compress_max_file_size)
+            too_big++;
     }
     qsort(jobs, n_jobs, sizeof *jobs, cmp_job);
 
@@ -114,8 +96,8 @@ static void *worker(void *arg)
         site_entry *e = jobs[j].e;
         if (used >= budget)
             break;
-        int owned = 0;
-        const unsigned char *in = NULL;
+        /* streamed from memory or from the descriptor, never read whole */
+        const encoding_input in = {.data = e->data, .fd = e->fd, .size = e->size};
         const int level[ENC_COUNT] = {0, (int)cfg->brotli_quality, (int)cfg->gzip_level};
         for (int k = ENC_BR; k < ENC_COUNT && !atomic_load(&p->stop); k++) {
             if (site_entry_variant(e, (enum encoding)k))
@@ -123,12 +105,10 @@ static void *worker(void *arg)
             site_variant *v = reuse(p->previous, e, (enum encoding)k);
             reused += v != NULL;
             if (!v) {
-                if (!in && !(in = identity_bytes(e, &owned)))
-                    break;
                 unsigned char *out = NULL;
                 size_t outn = 0;
-                if (encoding_compress((enum encoding)k, level[k], in, (size_t)e->size, &out,
-                                      &outn) < 0)
+                if (encoding_compress_input((enum encoding)k, level[k], &in, &p->stop, &out,
+                                            &outn) < 0)
                     continue;
                 if (!(v = site_variant_new(e, (enum encoding)k, out, outn)))
                     continue;
@@ -150,8 +130,6 @@ static void *worker(void *arg)
         }
         in_bytes += e->size;
         files += site_entry_encodings(e) != 0;
-        if (owned && in)
-            free((void *)(uintptr_t)in);
     }
 out:
     free(jobs);
@@ -167,11 +145,15 @@ out:
 #endif
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    diag(DIAG_INFO,
+diag(DIAG_INFO,
          "compressed %zu of %zu compressible files (%llu bytes) into %zu variants (%llu bytes, "
-         "%zu reused from the previous build) in %.0f ms",
-                files, n_jobs, (unsigned long long)in_bytes, made,
-                (unsigned long long)used, reused, ms);
+         "%zu reused from the previous build) in %.0f ms%s",
+         files, n_jobs, (unsigned long long)in_bytes, made, (unsigned long long)used, reused, ms,
+         atomic_load(&p->stop) ? " (stopped early)" : "");
+    if (too_big)
+        diag(DIAG_INFO, "%zu compressible file(s) larger than compression.max_file_size "
+                        "(%llu bytes) sent uncompressed",
+             too_big, (unsigned long long)cfg->compress_max_file_size);
     atomic_store(&p->done, 1);
     return NULL;
 }

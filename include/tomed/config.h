@@ -81,6 +81,7 @@ typedef struct tomed_config {
     /* Compression of compressible types, once per file, in the background. */
     uint64_t compress_min_size;      /* smaller files are sent as they are */
     uint64_t compress_memory_max;    /* cap on bytes of generated variants; 0 disables */
+    uint64_t compress_max_file_size; /* larger files are not compressed at run time */
     unsigned brotli_quality;         /* 0..11 */
     unsigned gzip_level;             /* 1..9 */
 

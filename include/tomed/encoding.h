@@ -6,7 +6,9 @@
 #ifndef TOMED_ENCODING_H
 #define TOMED_ENCODING_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum encoding { ENC_IDENTITY = 0, ENC_BR = 1, ENC_GZIP = 2, ENC_COUNT = 3 };
 
@@ -37,5 +39,24 @@ const char *encoding_suffix(enum encoding e);
  */
 int encoding_compress(enum encoding e, int level, const unsigned char *in, size_t n,
                       unsigned char **out, size_t *outn);
+
+/* An encoder's input: size bytes at data, or, with data NULL, read from fd
+ * (with pread, from offset 0) a chunk at a time. */
+typedef struct encoding_input {
+    const unsigned char *data;
+    int fd;
+    uint64_t size;
+} encoding_input;
+
+/*
+ * The same, streaming: the input is taken 64 KiB at a time (a file is never
+ * read whole), and *stop (NULL: never) is looked at before each chunk, so a
+ * nonzero stop ends the work within one chunk's encoding (tens of ms at
+ * brotli 11) and returns -1. Also -1 when the input cannot be read in full
+ * or the output would not be smaller; *out is then NULL. Memory: the encoder's
+ * state, one chunk, and the output (less than size).
+ */
+int encoding_compress_input(enum encoding e, int level, const encoding_input *in,
+                            const atomic_int *stop, unsigned char **out, size_t *outn);
 
 #endif

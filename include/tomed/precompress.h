@@ -18,7 +18,8 @@ typedef struct precompress precompress;
 /*
  * Start a worker over snap's negotiable entries that lack variants: brotli at
  * cfg->brotli_quality and gzip at cfg->gzip_level, keeping a variant only when
- * smaller, until cfg->compress_memory_max bytes of variants exist. Takes its own
+ * smaller, until cfg->compress_memory_max bytes of variants exist; files
+ * larger than cfg->compress_max_file_size are not compressed. Takes its own
  * reference on snap. Returns NULL if the thread cannot start (the site is then
  * served uncompressed, which is correct, only larger).
  */
@@ -35,7 +36,8 @@ precompress *precompress_start_after(site_snapshot *snap, site_snapshot *previou
 /* Nonzero once every file has been considered. */
 int precompress_done(const precompress *p);
 
-/* Stop early (between files) and wait for the worker; frees p. NULL is a no-op. */
+/* Stop early (within one chunk of an encoding, tens of ms) and wait for the
+ * worker; frees p. NULL is a no-op. */
 void precompress_stop(precompress *p);
 
 #endif

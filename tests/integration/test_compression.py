@@ -42,10 +42,20 @@ def decode(body, coding):
     return cp.stdout
 
 
+def brotli_lgwin(n):
+    """The window tomed's encoder picks for n bytes: no larger than the file
+    (the rule of brotli's own tool), at most 2**20 (encoding.c)."""
+    w = 10
+    while w < 20 and (1 << w) - 16 < n:
+        w += 1
+    return w
+
+
 def cli_brotli(data, quality):
-    """What libbrotli makes of data at quality (window 22, BROTLI_DEFAULT_WINDOW)."""
-    return subprocess.run(["brotli", "-c", "-q", str(quality), "-w", "22"], input=data,
-                          capture_output=True, check=True, timeout=60).stdout
+    """What libbrotli makes of data at quality with tomed's window (for files
+    below 64 KiB, one meta-block, tomed's block size changes nothing)."""
+    return subprocess.run(["brotli", "-c", "-q", str(quality), "-w", str(brotli_lgwin(len(data)))],
+                          input=data, capture_output=True, check=True, timeout=60).stdout
 
 
 def ae(srv, path, coding=None, method="GET", **extra):
@@ -153,7 +163,13 @@ def test_fixture_file_variants_decode_to_the_file(done_site, rel):
         sizes[coding] = len(r.body)
         assert len(r.body) < len(data), (rel, coding, len(r.body), len(data))
     # the defaults are brotli 11 and gzip 9: check the exact bytes / the gzip header
-    assert ae(srv, url, "br").body == cli_brotli(data, 11), rel
+    # (past one 64 KiB meta-block tomed's smaller blocks, there so that a stop
+    # is seen within one, make other bytes: then the size must match closely)
+    br, ref = ae(srv, url, "br").body, cli_brotli(data, 11)
+    if len(data) <= 65536:
+        assert br == ref, rel
+    else:
+        assert len(br) <= len(ref) * 1.02, (rel, len(br), len(ref))
     gz = ae(srv, url, "gzip").body
     assert gz[:3] == b"\x1f\x8b\x08" and gz[8] == 2, f"{rel}: gzip XFL {gz[8]} is not level 9's"
 

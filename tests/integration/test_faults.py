@@ -134,3 +134,92 @@ def test_previous_generation_released_when_keep_previous_ends(tomed, tmp_path):
         time.sleep(0.1)
     assert get(srv, "/big.bin")[0] == 404
     assert get(srv, "/")[0] == 200
+
+
+# ------------------------------------------------------------------ fault 6
+
+WORDS = [b"tome", b"clicker", b"function", b"return", b"const ", b"{", b"}", b";\n",
+         b"export", b" => ", b"42", b"page", b"upgrade", b"gold", b"level", b"this."]
+
+
+def wordy(n, seed=7):
+    """n bytes of text that brotli 11 must work hard at (seeded, so the
+    same every run)."""
+    import random
+    rnd = random.Random(seed)
+    out = bytearray()
+    while len(out) < n:
+        out += b"".join(rnd.choices(WORDS, k=4096))
+    return bytes(out[:n])
+
+
+def status_kib(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"{field} not in /proc/{pid}/status")
+
+
+def test_sigterm_during_compression_exits_promptly(tomed, tmp_path):
+    """One 3.5 MB text file keeps brotli 11 busy for seconds; SIGTERM waits
+    for one chunk of it, not for the file (an old tomed took about 6 s)."""
+    root = make_tree(tmp_path / "site", {"index.html": html("i"), "app.js": wordy(3_500_000)})
+    srv = tomed.serve(root, "--reload.watch", "false")
+    time.sleep(0.5)  # index.html is done; app.js is being compressed
+    assert "compressed" not in srv.stderr, "compression already finished: the file is too easy"
+    t0 = time.monotonic()
+    srv.send_signal(signal.SIGTERM)
+    rc = srv.wait(10)
+    took = time.monotonic() - t0
+    assert rc == 0, srv.stderr
+    assert took < 1.5, f"SIGTERM took {took:.2f}s with the compressor busy"
+    assert "stopped early" in srv.stderr
+
+
+def test_reload_during_compression_is_prompt(tomed, tmp_path):
+    root = make_tree(tmp_path / "site", {"index.html": html("i"), "app.js": wordy(3_500_000)})
+    srv = tomed.serve(root, "--reload.watch", "false")
+    time.sleep(0.5)
+    (root / "b.txt").write_text("new\n")
+    t0 = time.monotonic()
+    srv.send_signal(signal.SIGHUP)
+    deadline = t0 + 10
+    while "reloaded: generation 2" not in srv.stderr:
+        assert time.monotonic() < deadline, srv.stderr
+        time.sleep(0.02)
+    took = time.monotonic() - t0
+    assert took < 1.5, f"the reload waited {took:.2f}s for the compressor"
+    assert get(srv, "/b.txt")[0] == 200
+
+
+def test_compressor_input_is_bounded(tomed, tmp_path):
+    """A file above compression.max_file_size gets no variant, and compressing
+    the files below it costs memory bounded by the limit, not by the site."""
+    big = wordy(24 << 20, seed=1)       # a 24 MiB JSON-ish file: above the 8 MiB default
+    small = wordy(200_000, seed=2)
+    root = make_tree(tmp_path / "site", {"index.html": html("i"), "data.json": big,
+                                         "app.js": small})
+    srv = tomed.serve(root, "--reload.watch", "false", "--compression.brotli-quality", "5")
+    deadline = time.monotonic() + 30
+    while "compressed " not in srv.stderr:
+        assert time.monotonic() < deadline, srv.stderr
+        time.sleep(0.1)
+    assert "larger than compression.max_file_size" in srv.stderr
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+    conn.request("GET", "/data.json", headers={"Accept-Encoding": "br, gzip"})
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    assert r.status == 200 and r.getheader("Content-Encoding") is None
+    assert body == big
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+    conn.request("GET", "/app.js", headers={"Accept-Encoding": "br"})
+    r = conn.getresponse()
+    r.read()
+    conn.close()
+    assert r.getheader("Content-Encoding") == "br"
+    # peak resident memory: well below the 24 MiB file (an old tomed read it
+    # whole and held brotli's output beside it)
+    hwm = status_kib(srv.proc.pid, "VmHWM")
+    assert hwm < 20 * 1024, f"VmHWM {hwm} KiB"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <brotli/decode.h>
@@ -130,6 +131,104 @@ static void test_incompressible_is_refused(void **state)
     assert_int_equal(encoding_compress(ENC_IDENTITY, 9, in, sizeof in, &z, &zn), -1);
 }
 
+/* Text that brotli and gzip must work at: words from a small vocabulary in
+ * an order a linear congruential generator picks. */
+static unsigned char *wordy(size_t n)
+{
+    static const char *const words[] = {"tome", "clicker", "function", "return", "const ",
+                                        "{", "}", ";\n", "export", " => ", "42", "page"};
+    unsigned char *b = malloc(n);
+    uint32_t x = 7;
+    for (size_t i = 0; i < n;) {
+        x = x * 1103515245u + 12345u;
+        const char *w = words[(x >> 16) % 12];
+        for (; *w && i < n; w++)
+            b[i++] = (unsigned char)*w;
+    }
+    return b;
+}
+
+static void expect_decodes(enum encoding e, const unsigned char *z, size_t zn,
+                           const unsigned char *in, size_t n)
+{
+    unsigned char *out = malloc(n + 1);
+    size_t outn = n + 1;
+    if (e == ENC_BR) {
+        assert_int_equal(BrotliDecoderDecompress(zn, z, &outn, out), BROTLI_DECODER_RESULT_SUCCESS);
+    } else {
+        z_stream zs;
+        memset(&zs, 0, sizeof zs);
+        assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+        zs.next_in = (Bytef *)(uintptr_t)z;
+        zs.avail_in = (uInt)zn;
+        zs.next_out = out;
+        zs.avail_out = (uInt)outn;
+        assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+        outn = zs.total_out;
+        inflateEnd(&zs);
+    }
+    assert_int_equal(outn, n);
+    assert_memory_equal(out, in, n);
+    free(out);
+}
+
+/* Streaming from a descriptor, across many chunks, decodes back to the file;
+ * so do tiny inputs held in memory (one partial chunk). */
+static void test_stream_from_fd(void **state)
+{
+    (void)state;
+    size_t n = 700000; /* ten and a bit chunks */
+    unsigned char *in = wordy(n);
+    char path[] = "/tmp/tomed-enc-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write(fd, in, n), (ssize_t)n);
+    for (int e = ENC_BR; e < ENC_COUNT; e++) {
+        encoding_input src = {.data = NULL, .fd = fd, .size = n};
+        unsigned char *z = NULL;
+        size_t zn = 0;
+        atomic_int stop;
+        atomic_init(&stop, 0);
+        assert_int_equal(encoding_compress_input((enum encoding)e, e == ENC_BR ? 5 : 6, &src,
+                                                 &stop, &z, &zn), 0);
+        assert_true(zn < n);
+        expect_decodes((enum encoding)e, z, zn, in, n);
+        free(z);
+        /* a file that shrank since it was loaded: no variant */
+        src.size = n + 10;
+        assert_int_equal(encoding_compress_input((enum encoding)e, 1, &src, NULL, &z, &zn), -1);
+        assert_null(z);
+        /* small, from memory */
+        unsigned char *small = wordy(300);
+        assert_int_equal(encoding_compress((enum encoding)e, 9, small, 300, &z, &zn), 0);
+        expect_decodes((enum encoding)e, z, zn, small, 300);
+        free(z);
+        free(small);
+    }
+    close(fd);
+    free(in);
+}
+
+/* A stop that is already set ends the work before any of it, with no output. */
+static void test_stop_flag(void **state)
+{
+    (void)state;
+    size_t n = 200000;
+    unsigned char *in = wordy(n);
+    atomic_int stop;
+    atomic_init(&stop, 1);
+    for (int e = ENC_BR; e < ENC_COUNT; e++) {
+        encoding_input src = {.data = in, .fd = -1, .size = n};
+        unsigned char *z = (unsigned char *)1;
+        size_t zn = 9;
+        assert_int_equal(encoding_compress_input((enum encoding)e, 9, &src, &stop, &z, &zn), -1);
+        assert_null(z);
+        assert_int_equal(zn, 0);
+    }
+    free(in);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -148,6 +247,8 @@ int main(void)
         cmocka_unit_test(test_gzip_round_trip),
         cmocka_unit_test(test_brotli_round_trip),
         cmocka_unit_test(test_incompressible_is_refused),
+        cmocka_unit_test(test_stream_from_fd),
+        cmocka_unit_test(test_stop_flag),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests_name("encoding", tests, NULL, NULL);
