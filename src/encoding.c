@@ -189,9 +189,47 @@ static size_t in_chunk(const encoding_input *in, uint64_t off, unsigned char *bu
     return n;
 }
 
-static int stopped(const atomic_int *stop)
+/* One chunk into an encoder; last: the input ends with it. 0 or -1. */
+typedef int (*enc_feed_fn)(void *st, const unsigned char *chunk, size_t n, int last, enc_out *o);
+
+/* Feed the whole input, a chunk at a time, looking at stop before each. */
+static int stream_input(const encoding_input *in, const atomic_int *stop, unsigned char *scratch,
+                        enc_feed_fn feed, void *st, enc_out *o)
 {
-    return stop && atomic_load_explicit(stop, memory_order_relaxed);
+    uint64_t off = 0;
+    for (;;) {
+        if (stop && atomic_load_explicit(stop, memory_order_relaxed))
+            return -1;
+        const unsigned char *chunk = NULL;
+        size_t n = in_chunk(in, off, scratch, &chunk);
+        if (n == (size_t)-1)
+            return -1;
+        off += n;
+        int last = off >= in->size;
+        if (feed(st, chunk, n, last, o) < 0)
+            return -1;
+        if (last)
+            return 0;
+    }
+}
+
+static int feed_br(void *arg, const unsigned char *chunk, size_t n, int last, enc_out *o)
+{
+    BrotliEncoderState *st = arg;
+    BrotliEncoderOperation op = last ? BROTLI_OPERATION_FINISH : BROTLI_OPERATION_PROCESS;
+    size_t avail_in = n;
+    const uint8_t *next_in = chunk;
+    do {
+        if (out_reserve(o, ENC_CHUNK / 4) < 0)
+            return -1;
+        size_t avail_out = o->cap - o->len;
+        uint8_t *next_out = o->buf + o->len;
+        if (!BrotliEncoderCompressStream(st, op, &avail_in, &next_in, &avail_out, &next_out, NULL))
+            return -1;
+        o->len = (size_t)(next_out - o->buf);
+    } while (avail_in > 0 || BrotliEncoderHasMoreOutput(st) ||
+             (last && !BrotliEncoderIsFinished(st)));
+    return 0;
 }
 
 static int stream_br(int level, const encoding_input *in, const atomic_int *stop, enc_out *o,
@@ -218,45 +256,29 @@ static int stream_br(int level, const encoding_input *in, const atomic_int *stop
     BrotliEncoderSetParameter(st, BROTLI_PARAM_LGBLOCK, 16);
     BrotliEncoderSetParameter(st, BROTLI_PARAM_SIZE_HINT,
                               in->size > UINT32_MAX ? UINT32_MAX : (uint32_t)in->size);
-    int rc = -1;
-    uint64_t off = 0;
-    for (;;) {
-        if (stopped(stop))
-            break;
-        const unsigned char *chunk = NULL;
-        size_t n = in_chunk(in, off, scratch, &chunk);
-        if (n == (size_t)-1)
-            break;
-        off += n;
-        BrotliEncoderOperation op = off >= in->size ? BROTLI_OPERATION_FINISH
-                                                    : BROTLI_OPERATION_PROCESS;
-        size_t avail_in = n;
-        const uint8_t *next_in = chunk;
-        int ok = 1;
-        do {
-            if (out_reserve(o, ENC_CHUNK / 4) < 0) {
-                ok = 0;
-                break;
-            }
-            size_t avail_out = o->cap - o->len;
-            uint8_t *next_out = o->buf + o->len;
-            if (!BrotliEncoderCompressStream(st, op, &avail_in, &next_in, &avail_out, &next_out,
-                                             NULL)) {
-                ok = 0;
-                break;
-            }
-            o->len = (size_t)(next_out - o->buf);
-        } while (avail_in > 0 || BrotliEncoderHasMoreOutput(st) ||
-                 (op == BROTLI_OPERATION_FINISH && !BrotliEncoderIsFinished(st)));
-        if (!ok)
-            break;
-        if (op == BROTLI_OPERATION_FINISH) {
-            rc = 0;
-            break;
-        }
-    }
+    int rc = stream_input(in, stop, scratch, feed_br, st, o);
     BrotliEncoderDestroyInstance(st);
     return rc;
+}
+
+static int feed_gzip(void *arg, const unsigned char *chunk, size_t n, int last, enc_out *o)
+{
+    z_stream *zs = arg;
+    int flush = last ? Z_FINISH : Z_NO_FLUSH;
+    zs->next_in = (Bytef *)(uintptr_t)chunk;
+    zs->avail_in = (uInt)n;
+    int z;
+    do {
+        if (out_reserve(o, ENC_CHUNK / 4) < 0)
+            return -1;
+        zs->next_out = o->buf + o->len;
+        zs->avail_out = (uInt)(o->cap - o->len);
+        z = deflate(zs, flush);
+        o->len = o->cap - zs->avail_out;
+    } while (z == Z_OK && (zs->avail_in > 0 || zs->avail_out == 0 || last));
+    if (last)
+        return z == Z_STREAM_END ? 0 : -1;
+    return z == Z_OK || z == Z_BUF_ERROR ? 0 : -1;
 }
 
 static int stream_gzip(int level, const encoding_input *in, const atomic_int *stop, enc_out *o,
@@ -267,37 +289,7 @@ static int stream_gzip(int level, const encoding_input *in, const atomic_int *st
     /* 15 + 16: a gzip wrapper, which is what Content-Encoding: gzip means */
     if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
         return -1;
-    int rc = -1;
-    uint64_t off = 0;
-    for (;;) {
-        if (stopped(stop))
-            break;
-        const unsigned char *chunk = NULL;
-        size_t n = in_chunk(in, off, scratch, &chunk);
-        if (n == (size_t)-1)
-            break;
-        off += n;
-        int flush = off >= in->size ? Z_FINISH : Z_NO_FLUSH;
-        zs.next_in = (Bytef *)(uintptr_t)chunk;
-        zs.avail_in = (uInt)n;
-        int z = Z_OK;
-        do {
-            if (out_reserve(o, ENC_CHUNK / 4) < 0) {
-                z = Z_MEM_ERROR;
-                break;
-            }
-            zs.next_out = o->buf + o->len;
-            zs.avail_out = (uInt)(o->cap - o->len);
-            z = deflate(&zs, flush);
-            o->len = o->cap - zs.avail_out;
-        } while (z == Z_OK && (zs.avail_in > 0 || zs.avail_out == 0 || flush == Z_FINISH));
-        if (flush == Z_FINISH) {
-            rc = z == Z_STREAM_END ? 0 : -1;
-            break;
-        }
-        if (z != Z_OK && z != Z_BUF_ERROR)
-            break;
-    }
+    int rc = stream_input(in, stop, scratch, feed_gzip, &zs, o);
     deflateEnd(&zs);
     return rc;
 }
