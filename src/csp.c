@@ -11,10 +11,10 @@
  *
  * Finding elements "as the browser will" matters more than elegance: a
  * script we miss breaks the page, a script we invent (text inside a comment
- * or a <textarea>) weakens the policy. So the scanner follows the HTML
- * tokenizer where it decides element boundaries (comments, raw-text
- * elements, script data escape states, quoted attribute values) and ignores
- * everything else. The policy side is a small directive list rewriter; the
+ * or a <textarea>) weakens the policy. So the scanner walks the page with
+ * html.c's tokenizer walk (comments, raw-text elements, script data escape
+ * states, quoted attribute values, SVG/MathML foreign content), the same
+ * walk the base-path rewriter uses, so both see the same scripts. The policy side is a small directive list rewriter; the
  * reasons for each choice (style-src-attr, 'self' default, 'none') are in
  * csp.h.
  */
@@ -85,21 +85,7 @@ static int csp_hash_text(EVP_MD_CTX *ctx, const char *s, size_t n, char out[CSP_
     return 0;
 }
 
-/* ---------------------------------------------------------------- tokenizer */
-
-typedef struct csp_tag {
-    size_t name, nlen;
-    int closed; /* ended with '>' (a tag cut off by the end of input is dropped) */
-    size_t end; /* just past '>' */
-    /* <script> facts, first occurrence of each attribute wins */
-    int has_src, has_type, has_language;
-    size_t type, type_len, language, language_len;
-} csp_tag;
-
-static int csp_name_is(const char *s, const csp_tag *t, const char *word)
-{
-    return csp_word_is(s + t->name, t->nlen, word);
-}
+/* ---------------------------------------------------------------- attributes */
 
 /* Does the value start with "javascript:", as a URL parser reads it (leading
  * C0 controls and spaces stripped, tabs and newlines ignored anywhere)? */
@@ -119,125 +105,25 @@ static int csp_is_javascript_url(const char *v, size_t len)
     return k == sizeof(want) - 1;
 }
 
-/* Parse the tag whose name starts at i. With page set, count the attributes
- * CSP cares about (style, on*, javascript: URLs). */
-static void csp_parse_tag(const char *s, size_t n, size_t i, csp_tag *t, csp_page *page)
+/* Count the attributes of a start tag that CSP cares about (style, on*,
+ * javascript: URLs). */
+static void csp_count_attrs(const char *s, size_t n, const html_tok *t, csp_page *page)
 {
-    memset(t, 0, sizeof(*t));
-    t->name = i;
-    while (i < n && !html_is_ws((unsigned char)s[i]) && s[i] != '/' && s[i] != '>')
-        i++;
-    t->nlen = i - t->name;
-    for (;;) {
-        while (i < n && (html_is_ws((unsigned char)s[i]) || s[i] == '/'))
-            i++;
-        if (i >= n) {
-            t->end = n;
-            return;
-        }
-        if (s[i] == '>') {
-            t->closed = 1;
-            t->end = i + 1;
-            return;
-        }
-        size_t an = i++; /* a leading '=' belongs to the name */
-        while (i < n && !html_is_ws((unsigned char)s[i]) && s[i] != '/' && s[i] != '>' &&
-               s[i] != '=')
-            i++;
-        size_t anl = i - an;
-        while (i < n && html_is_ws((unsigned char)s[i]))
-            i++;
-        size_t vs = i, ve = i;
-        if (i < n && s[i] == '=') {
-            i++;
-            while (i < n && html_is_ws((unsigned char)s[i]))
-                i++;
-            if (i < n && (s[i] == '"' || s[i] == '\'')) {
-                const char *q = memchr(s + i + 1, s[i], n - i - 1);
-                vs = i + 1;
-                ve = q ? (size_t)(q - s) : n;
-                i = q ? ve + 1 : n;
-            } else {
-                vs = i;
-                while (i < n && !html_is_ws((unsigned char)s[i]) && s[i] != '>')
-                    i++;
-                ve = i;
-            }
-        }
-        if (!page)
-            continue;
-        const char *a = s + an;
-        if (csp_word_is(a, anl, "src")) {
-            t->has_src = 1;
-        } else if (csp_word_is(a, anl, "type") && !t->has_type) {
-            t->has_type = 1;
-            t->type = vs;
-            t->type_len = ve - vs;
-        } else if (csp_word_is(a, anl, "language") && !t->has_language) {
-            t->has_language = 1;
-            t->language = vs;
-            t->language_len = ve - vs;
-        } else if (csp_word_is(a, anl, "style")) {
+    size_t pos = t->attrs;
+    html_attr at;
+    while (html_attr_next(s, t->end < n ? t->end : n, &pos, &at)) {
+        const char *a = s + at.name;
+        size_t anl = at.name_len;
+        if (csp_word_is(a, anl, "style"))
             page->style_attrs++;
-        } else if (anl > 2 && html_ci_eq(a, "on", 2)) {
+        else if (anl > 2 && html_ci_eq(a, "on", 2))
             page->handlers++;
-        }
         if ((csp_word_is(a, anl, "href") || csp_word_is(a, anl, "src") ||
              csp_word_is(a, anl, "action") || csp_word_is(a, anl, "formaction") ||
              csp_word_is(a, anl, "xlink:href")) &&
-            csp_is_javascript_url(s + vs, ve - vs))
+            csp_is_javascript_url(s + at.value, at.value_len))
             page->handlers++;
     }
-}
-
-static size_t csp_skip_past_gt(const char *s, size_t n, size_t i)
-{
-    if (i >= n)
-        return n;
-    const char *p = memchr(s + i, '>', n - i);
-    return p ? (size_t)(p - s) + 1 : n;
-}
-
-/* Does the browser run this <script>? (HTML "prepare the script element":
- * the type string, from type= or else "text/" + language=, trimmed.) */
-static int csp_script_runs(const char *s, const csp_tag *t)
-{
-    static const char *const js[] = {
-        "application/ecmascript", "application/javascript", "application/x-ecmascript",
-        "application/x-javascript", "text/ecmascript", "text/javascript", "text/javascript1.0",
-        "text/javascript1.1", "text/javascript1.2", "text/javascript1.3", "text/javascript1.4",
-        "text/javascript1.5", "text/jscript", "text/livescript", "text/x-ecmascript",
-        "text/x-javascript",
-        /* not classic scripts, but CSP checks them as inline scripts too */
-        "module", "importmap", "speculationrules"};
-    const char *v;
-    size_t len;
-    if (t->has_type && t->type_len == 0)
-        return 1; /* type="" */
-    if (!t->has_type && (!t->has_language || t->language_len == 0))
-        return 1; /* no type, and no or an empty language */
-    if (!t->has_type) {
-        /* "text/" + language, not stripped: only the text/ types can match */
-        v = s + t->language;
-        len = t->language_len;
-        for (size_t k = 0; k < sizeof(js) / sizeof(js[0]); k++)
-            if (strncmp(js[k], "text/", 5) == 0 && csp_word_is(v, len, js[k] + 5))
-                return 1;
-        return 0;
-    }
-    v = s + t->type;
-    len = t->type_len;
-    while (len && html_is_ws((unsigned char)v[0])) {
-        v++;
-        len--;
-    }
-    while (len && html_is_ws((unsigned char)v[len - 1]))
-        len--;
-    /* type="  " strips to "", which is no JavaScript type: it never runs */
-    for (size_t k = 0; k < sizeof(js) / sizeof(js[0]); k++)
-        if (csp_word_is(v, len, js[k]))
-            return 1;
-    return 0;
 }
 
 /* ---------------------------------------------------------------- scan */
@@ -318,9 +204,29 @@ void csp_page_free(csp_page *page)
         return;
     free(page->script_hashes);
     free(page->style_hashes);
+    free(page->script_spans);
     page->script_hashes = NULL;
     page->style_hashes = NULL;
-    page->nscript_hashes = page->nstyle_hashes = 0;
+    page->script_spans = NULL;
+    page->nscript_hashes = page->nstyle_hashes = page->nscript_spans = 0;
+}
+
+static int csp_span_push(csp_page *page, size_t *cap, size_t at, size_t len)
+{
+    if (page->nscript_spans == *cap) {
+        size_t c = *cap ? *cap * 2 : 8;
+        if (c > SIZE_MAX / sizeof(csp_span))
+            return -1;
+        csp_span *sp = realloc(page->script_spans, c * sizeof(*sp));
+        if (!sp)
+            return -1;
+        page->script_spans = sp;
+        *cap = c;
+    }
+    page->script_spans[page->nscript_spans].at = at;
+    page->script_spans[page->nscript_spans].len = len;
+    page->nscript_spans++;
+    return 0;
 }
 
 int csp_scan(const char *html, size_t n, csp_page *page)
@@ -335,91 +241,60 @@ int csp_scan(const char *html, size_t n, csp_page *page)
         return -1;
     csp_list scripts = {0}, styles = {0};
     const char *s = html;
-    size_t i = 0;
-    int rc = 0;
+    size_t span_cap = 0;
+    int rc = 0, r;
     char hash[CSP_HASH_SIZE];
+    html_walk w;
+    html_tok t;
 
-    while (i < n && rc == 0) {
-        const char *lt = memchr(s + i, '<', n - i);
-        if (!lt)
+    /* The one walk rewrite.c also uses (html.h): elements, raw text and
+     * foreign content exactly as a browser with scripting enabled sees them. */
+    html_walk_init(&w, s, n, 0, 0);
+    while (rc == 0 && (r = html_walk_next(&w, &t)) != 0) {
+        if (r < 0) {
+            rc = -1;
             break;
-        i = (size_t)(lt - s);
-        if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
-            i = html_comment_end(s, n, i + 4);
-            continue;
         }
-        if (n - i >= 2 && (s[i + 1] == '!' || s[i + 1] == '?')) {
-            i = csp_skip_past_gt(s, n, i + 2); /* doctype, CDATA, bogus comments */
+        if (t.type != HTML_TOK_START)
             continue;
-        }
-        if (n - i >= 2 && s[i + 1] == '/') {
-            if (n - i >= 3 && html_is_alpha((unsigned char)s[i + 2])) {
-                csp_tag t;
-                csp_parse_tag(s, n, i + 2, &t, NULL);
-                i = t.end;
-            } else {
-                i = csp_skip_past_gt(s, n, i + 2);
-            }
-            continue;
-        }
-        if (n - i < 2 || !html_is_alpha((unsigned char)s[i + 1])) {
-            i++;
-            continue;
-        }
-        csp_tag t;
-        csp_parse_tag(s, n, i + 1, &t, page);
-        i = t.end;
-        if (!t.closed)
-            break;
-
-        size_t end;
-        if (csp_name_is(s, &t, "script")) {
-            end = html_script_end(s, n, i);
-            csp_tag et = {0};
-            if (end < n)
-                csp_parse_tag(s, n, end + 2, &et, NULL);
-            if (end == n || !et.closed) {
+        csp_count_attrs(s, n, &t, page);
+        const char *text = s + t.text;
+        if (t.text_kind == HTML_TEXT_SCRIPT) {
+            switch (html_script_classify(s, n, &t)) {
+            case HTML_SCRIPT_CUT:
                 /* No end tag, or one cut off ("</script " at the end): the
-                 * element is only closed by end of file. */
+                 * element is only closed by end of file and never runs. */
                 page->unterminated++;
-            } else if (t.has_src) {
-                /* external: 'self' or the host list decides */
-            } else if (!csp_script_runs(s, &t)) {
+                break;
+            case HTML_SCRIPT_EXTERNAL:
+                break; /* 'self' or the host list decides */
+            case HTML_SCRIPT_DATA_BLOCK:
                 page->data_blocks++;
-            } else {
+                break;
+            case HTML_SCRIPT_OPAQUE:
+                page->unhashable++;
+                break;
+            case HTML_SCRIPT_INLINE:
                 page->scripts++;
-                if (memmem(s + i, end - i, "__sveltekit_", 12))
+                if (memmem(text, t.text_len, "__sveltekit_", 12))
                     page->sveltekit = 1;
-                if (csp_hash_text(ctx, s + i, end - i, hash) || csp_list_push(&scripts, hash))
+                if (csp_hash_text(ctx, text, t.text_len, hash) || csp_list_push(&scripts, hash) ||
+                    csp_span_push(page, &span_cap, t.text, t.text_len))
                     rc = -1;
+                break;
             }
-        } else if (csp_name_is(s, &t, "style")) {
-            end = html_rawtext_end(s, n, i, "style");
-            page->styles++;
-            if (csp_hash_text(ctx, s + i, end - i, hash) || csp_list_push(&styles, hash))
-                rc = -1;
-        } else {
-            /* Elements whose text is never markup (scripting enabled). */
-            static const char *const raw[] = {"title",   "textarea", "xmp",      "iframe",
-                                              "noembed", "noframes", "noscript"};
-            const char *name = NULL;
-            for (size_t k = 0; k < sizeof(raw) / sizeof(raw[0]) && !name; k++)
-                if (csp_name_is(s, &t, raw[k]))
-                    name = raw[k];
-            if (!name) {
-                if (csp_name_is(s, &t, "plaintext"))
-                    break;
+        } else if (t.text_kind == HTML_TEXT_STYLE) {
+            /* A cut-off <style> is still applied: hash its text up to the end. */
+            if (!t.text_exact) {
+                page->unhashable++;
                 continue;
             }
-            end = html_rawtext_end(s, n, i, name);
-        }
-        i = end;
-        if (i < n) {
-            csp_tag et;
-            csp_parse_tag(s, n, i + 2, &et, NULL);
-            i = et.end;
+            page->styles++;
+            if (csp_hash_text(ctx, text, t.text_len, hash) || csp_list_push(&styles, hash))
+                rc = -1;
         }
     }
+    html_walk_free(&w);
     EVP_MD_CTX_free(ctx);
     if (rc == 0 && (csp_list_dedup(&scripts) || csp_list_dedup(&styles)))
         rc = -1;

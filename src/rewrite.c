@@ -10,9 +10,10 @@
  * and nothing else: a false positive silently corrupts a user's text, a
  * false negative sends the browser to a 404. The rules are therefore narrow
  * and documented in rewrite.h; this file implements them with small,
- * forgiving scanners (an HTML tokenizer that knows attributes and raw-text
- * elements, and context checks around each occurrence of the base for JS,
- * JSON, CSS and robots.txt) rather than full parsers: the inputs are machine
+ * forgiving scanners (html.c's tokenizer walk, shared with csp.c so that
+ * what is rewritten as script is what the CSP hashes, and context checks
+ * around each occurrence of the base for JS, JSON, CSS and robots.txt)
+ * rather than full parsers: the inputs are machine
  * output, but they will also be fuzzed, so every scan moves forward and stays
  * inside [0, n).
  *
@@ -294,172 +295,113 @@ static void rw_scan_attr(rw_ctx *c, const char *name, size_t nlen, size_t lo, si
     }
 }
 
-/* A start or end tag, parsed as the HTML tokenizer does (attribute values may
- * hold '>' inside quotes). */
-typedef struct rw_tag {
-    size_t name, nlen;
-    int closed;       /* ended with '>' (else the input ended inside it) */
-    int self_closing; /* "/>" */
-    int json;         /* <script type="...json..."> */
-    size_t end;       /* just past '>' */
-} rw_tag;
-
-static int rw_name_is(const char *s, const rw_tag *t, const char *word)
+/* The rules for a <script>'s text: JSON for JSON data blocks, import maps
+ * and speculation rules (they hold URLs), JS for the rest. */
+static rewrite_kind rw_script_kind(const char *s, size_t n, const html_tok *t)
 {
-    size_t len = strlen(word);
-    return t->nlen == len && html_ci_eq(s + t->name, word, len);
-}
-
-/* A <script> type whose text is JSON holding URLs: data blocks
- * (application/json, application/ld+json), import maps, speculation rules. */
-static int rw_json_type(const char *v, size_t len)
-{
-    static const char *const words[] = {"json", "importmap", "speculationrules"};
-    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
-        size_t wl = strlen(words[k]);
-        for (size_t i = 0; i + wl <= len; i++)
-            if (html_ci_eq(v + i, words[k], wl))
-                return 1;
+    switch (html_script_type_of(s, n, t)) {
+    case HTML_SCRIPT_IMPORTMAP:
+    case HTML_SCRIPT_SPECULATIONRULES:
+        return RW_JSON;
+    case HTML_SCRIPT_DATA: {
+        html_attr a;
+        if (html_attr_get(s, n, t, "type", &a))
+            for (size_t i = 0; i + 4 <= a.value_len; i++)
+                if (html_ci_eq(s + a.value + i, "json", 4))
+                    return RW_JSON; /* application/json, application/ld+json, ... */
+        return RW_JS;
     }
-    return 0;
-}
-
-/* Parse the tag whose name starts at i; rewrite its attribute values when c
- * is given. */
-static void rw_parse_tag(rw_ctx *c, const char *s, size_t n, size_t i, rw_tag *t)
-{
-    memset(t, 0, sizeof(*t));
-    t->name = i;
-    while (i < n && !html_is_ws((unsigned char)s[i]) && s[i] != '/' && s[i] != '>')
-        i++;
-    t->nlen = i - t->name;
-    int script = c && rw_name_is(s, t, "script");
-    for (;;) {
-        while (i < n && (html_is_ws((unsigned char)s[i]) || s[i] == '/')) {
-            if (s[i] == '/' && i + 1 < n && s[i + 1] == '>')
-                t->self_closing = 1;
-            i++;
-        }
-        if (i >= n) {
-            t->end = n;
-            return;
-        }
-        if (s[i] == '>') {
-            t->closed = 1;
-            t->end = i + 1;
-            return;
-        }
-        size_t an = i++; /* a leading '=' belongs to the name */
-        while (i < n && !html_is_ws((unsigned char)s[i]) && s[i] != '/' && s[i] != '>' &&
-               s[i] != '=')
-            i++;
-        size_t anl = i - an;
-        while (i < n && html_is_ws((unsigned char)s[i]))
-            i++;
-        if (i >= n || s[i] != '=')
-            continue;
-        i++;
-        while (i < n && html_is_ws((unsigned char)s[i]))
-            i++;
-        size_t vs, ve;
-        if (i < n && (s[i] == '"' || s[i] == '\'')) {
-            const char *q = memchr(s + i + 1, s[i], n - i - 1);
-            vs = i + 1;
-            ve = q ? (size_t)(q - s) : n;
-            i = q ? ve + 1 : n;
-        } else {
-            vs = i;
-            while (i < n && !html_is_ws((unsigned char)s[i]) && s[i] != '>')
-                i++;
-            ve = i;
-        }
-        if (!c)
-            continue;
-        rw_scan_attr(c, s + an, anl, vs, ve);
-        if (script && anl == 4 && html_ci_eq(s + an, "type", 4) && rw_json_type(s + vs, ve - vs))
-            t->json = 1;
+    default:
+        return RW_JS;
     }
 }
 
-/* Just past the first `stop` at or after i, or n. */
-static size_t rw_skip_past(const char *s, size_t n, size_t i, const char *stop)
+/* Rewrite every attribute value of a start tag or PI. */
+static void rw_scan_tag(rw_ctx *c, const html_tok *t)
 {
-    size_t len = strlen(stop);
-    if (i >= n || n - i < len)
-        return n;
-    const char *p = memmem(s + i, n - i, stop, len);
-    return p ? (size_t)(p - s) + len : n;
+    size_t pos = t->attrs;
+    html_attr a;
+    while (html_attr_next(c->s, t->end, &pos, &a))
+        if (a.has_value)
+            rw_scan_attr(c, c->s + a.name, a.name_len, a.value, a.value + a.value_len);
 }
 
-static void rw_scan_html(rw_ctx *c, int xml)
+/* Walk an HTML or XML document (html.c's walk, as csp.c does) from start
+ * to n: attribute values, <script> text as JS or JSON, <style> text as CSS;
+ * prose never. The text of <noscript> is raw text to a browser running
+ * scripts, but it is the markup script-less clients load, so its attributes
+ * and styles are rewritten too (walked again with scripting off); scripts
+ * inside it never run anywhere and are left alone. With spans set, record
+ * each script text treated as JS/JSON instead of (or besides) rewriting. */
+static int rw_walk(rw_ctx *c, size_t n, size_t start, unsigned flags, rewrite_span **spans,
+                   size_t *nspans, size_t *cap)
 {
     const char *s = c->s;
-    size_t n = c->n, i = 0;
-    while (i < n) {
-        const char *lt = memchr(s + i, '<', n - i);
-        if (!lt)
-            return;
-        i = (size_t)(lt - s);
-        if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
-            i = html_comment_end(s, n, i + 4);
-        } else if (xml && n - i >= 9 && memcmp(s + i, "<![CDATA[", 9) == 0) {
-            i = rw_skip_past(s, n, i + 9, "]]>");
-        } else if (xml && n - i >= 3 && s[i + 1] == '?' && html_is_alpha((unsigned char)s[i + 2])) {
-            /* <?xml-stylesheet href="..."?>: pseudo-attributes are URLs too */
-            rw_tag t;
-            rw_parse_tag(c, s, n, i + 2, &t);
-            i = t.end;
-        } else if (n - i >= 2 && (s[i + 1] == '!' || s[i + 1] == '?')) {
-            i = rw_skip_past(s, n, i + 2, ">"); /* doctype, bogus comment */
-        } else if (n - i >= 3 && s[i + 1] == '/' && html_is_alpha((unsigned char)s[i + 2])) {
-            rw_tag t;
-            rw_parse_tag(NULL, s, n, i + 2, &t); /* end tags: attributes mean nothing */
-            i = t.end;
-        } else if (n - i >= 2 && s[i + 1] == '/') {
-            i = rw_skip_past(s, n, i + 2, ">");
-        } else if (n - i >= 2 && html_is_alpha((unsigned char)s[i + 1])) {
-            rw_tag t;
-            rw_parse_tag(c, s, n, i + 1, &t);
-            i = t.end;
-            if (!t.closed || (xml && t.self_closing))
-                continue;
-            size_t end = 0;
-            const char *raw = NULL;
-            if (rw_name_is(s, &t, "script")) {
-                end = html_script_end(s, n, i);
-                rw_scan_js(c, i, end, t.json);
-                raw = "script";
-            } else if (rw_name_is(s, &t, "style")) {
-                end = html_rawtext_end(s, n, i, "style");
-                rw_scan_css(c, i, end);
-                raw = "style";
-            } else if (!xml) {
-                /* Text of these is not markup; <noscript> is left out on
-                 * purpose: its markup is what script-less clients load. */
-                static const char *const prose[] = {"title", "textarea", "xmp", "iframe",
-                                                    "noembed", "noframes"};
-                for (size_t k = 0; k < sizeof(prose) / sizeof(prose[0]); k++) {
-                    if (rw_name_is(s, &t, prose[k])) {
-                        raw = prose[k];
-                        end = html_rawtext_end(s, n, i, raw);
+    html_walk w;
+    html_tok t;
+    int r, rc = 0;
+    html_walk_init(&w, s, n, start, flags);
+    while ((r = html_walk_next(&w, &t)) > 0) {
+        if (t.type == HTML_TOK_END)
+            continue;
+        rw_scan_tag(c, &t);
+        if (t.text_kind == HTML_TEXT_SCRIPT && t.text_exact && !(flags & HTML_WALK_NOSCRIPT)) {
+            rewrite_kind kind = rw_script_kind(s, n, &t);
+            rw_scan_js(c, t.text, t.text + t.text_len, kind == RW_JSON);
+            if (spans) {
+                if (*nspans == *cap) {
+                    size_t nc = *cap ? *cap * 2 : 8;
+                    rewrite_span *sp =
+                        nc > SIZE_MAX / sizeof(*sp) ? NULL : realloc(*spans, nc * sizeof(*sp));
+                    if (!sp) {
+                        rc = -1;
                         break;
                     }
+                    *spans = sp;
+                    *cap = nc;
                 }
-                if (!raw && rw_name_is(s, &t, "plaintext"))
-                    return;
+                rewrite_span *sp = &(*spans)[(*nspans)++];
+                sp->at = t.text;
+                sp->len = t.text_len;
+                sp->kind = kind;
+                sp->runs = html_script_classify(s, n, &t) == HTML_SCRIPT_INLINE;
             }
-            if (raw) {
-                i = end;
-                if (i < n) {
-                    rw_tag et;
-                    rw_parse_tag(NULL, s, n, i + 2, &et);
-                    i = et.end;
-                }
+        } else if (t.text_kind == HTML_TEXT_STYLE && t.text_exact) {
+            rw_scan_css(c, t.text, t.text + t.text_len);
+        } else if (t.text_kind == HTML_TEXT_NOSCRIPT) {
+            if (rw_walk(c, t.text + t.text_len, t.text, flags | HTML_WALK_NOSCRIPT, NULL, NULL,
+                        NULL) < 0) {
+                rc = -1;
+                break;
             }
-        } else {
-            i++;
         }
     }
+    html_walk_free(&w);
+    return r < 0 ? -1 : rc;
+}
+
+int rewrite_html_scripts(const char *in, size_t n, rewrite_kind kind, rewrite_span **spans,
+                         size_t *nspans)
+{
+    if (!spans || !nspans)
+        return -1;
+    *spans = NULL;
+    *nspans = 0;
+    if (!in || (kind != RW_HTML && kind != RW_XML))
+        return 0;
+    /* A base that occurs nowhere: the walk runs, nothing is matched. */
+    rw_ctx c = {.s = in, .n = n, .from = "/", .flen = 1, .next = SIZE_MAX};
+    size_t cap = 0;
+    if (rw_walk(&c, n, 0, kind == RW_XML ? HTML_WALK_XML : 0, spans, nspans, &cap) < 0 ||
+        c.oom) {
+        free(*spans);
+        free(c.m);
+        *spans = NULL;
+        *nspans = 0;
+        return -1;
+    }
+    free(c.m);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- API */
@@ -581,10 +523,9 @@ int rewrite_base(const char *in, size_t n, const char *from, const char *to, rew
     rw_ctx c = {.s = in, .n = n, .from = from, .flen = strlen(from), .tlen = strlen(to)};
     switch (kind) {
     case RW_HTML:
-        rw_scan_html(&c, 0);
-        break;
     case RW_XML:
-        rw_scan_html(&c, 1);
+        if (rw_walk(&c, n, 0, kind == RW_XML ? HTML_WALK_XML : 0, NULL, NULL, NULL) < 0)
+            c.oom = 1;
         break;
     case RW_JS:
         rw_scan_js(&c, 0, n, 0);

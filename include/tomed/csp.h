@@ -73,6 +73,11 @@
 /* "'sha256-" + 44 base64 characters + "'" and a NUL. */
 #define CSP_HASH_SIZE 54
 
+/* Where one inline script's text is in the scanned bytes. */
+typedef struct csp_span {
+    size_t at, len;
+} csp_span;
+
 typedef struct csp_page {
     char (*script_hashes)[CSP_HASH_SIZE]; /* distinct, in document order */
     size_t nscript_hashes;
@@ -84,6 +89,10 @@ typedef struct csp_page {
     size_t unterminated; /* <script> cut off by the end of the input */
     size_t style_attrs;  /* style="..." attributes */
     size_t handlers;     /* on*="..." attributes and javascript: URLs */
+    size_t unhashable;   /* SVG <script>/<style> whose text holds markup or character
+                          * references: tomed cannot compute the browser's hash */
+    csp_span *script_spans; /* each hashed script's text, in document order (before dedup) */
+    size_t nscript_spans;
     int sveltekit;       /* an inline script sets __sveltekit_* (kit start-up) */
 } csp_page;
 

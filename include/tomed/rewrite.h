@@ -101,4 +101,19 @@ const char *rewrite_kind_name(rewrite_kind kind);
 int rewrite_base(const char *in, size_t n, const char *from, const char *to, rewrite_kind kind,
                  char **out, size_t *outn, size_t *count);
 
+/* The <script> texts an HTML (kind RW_HTML) or XML (RW_XML) document's
+ * rewrite treats as script, in document order: [at, at + len) rewritten with
+ * `kind` (RW_JS or RW_JSON) rules, and whether a browser runs it inline
+ * (then csp.c hashes exactly that span: tests/fuzz/fuzz_html_diff.c checks
+ * it). *spans is malloc'd (the caller frees; NULL when none). Returns 0, or
+ * -1 when out of memory. Other kinds have no scripts. */
+typedef struct rewrite_span {
+    size_t at, len;
+    rewrite_kind kind;
+    int runs;
+} rewrite_span;
+
+int rewrite_html_scripts(const char *in, size_t n, rewrite_kind kind, rewrite_span **spans,
+                         size_t *nspans);
+
 #endif

@@ -451,9 +451,9 @@ static void test_html_attribute_contexts(void **state)
     /* upper-case tags and attributes; the <base> element */
     expect("<BASE HREF=\"/tomeclicker/\"><IMG SRC=\"/tomeclicker/a.png\">", RW_HTML, "",
            "<BASE HREF=\"/\"><IMG SRC=\"/a.png\">", 2);
-    /* attribute values in a tag cut off by the end of input still rewrite
-     * (harmless; the browser drops the tag) */
-    expect("<a href=\"/tomeclicker/x", RW_HTML, "", "<a href=\"/x", 1);
+    /* a tag cut off by the end of input is dropped by browsers, and by the
+     * shared walk (html.c): nothing in it is a URL */
+    unchanged("<a href=\"/tomeclicker/x", RW_HTML);
     /* end tags have no meaningful attributes */
     unchanged("</a href=\"/tomeclicker/\">", RW_HTML);
 }
