@@ -8,18 +8,24 @@
  * list"): the text of each inline element, i.e. the bytes between the start
  * tag's '>' and the '<' of its end tag, after the HTML parser's input
  * normalisation (CR LF and lone CR become LF, NUL becomes U+FFFD); no entity
- * decoding (script and style text is raw). Tags are found with the HTML
- * tokenizer's rules: case-insensitive names, '>' inside quoted attribute
- * values, "</script" closing on a blank, '/' or '>', the "<!-- <script>"
- * double-escaped state, comments, and the raw text of <title>, <textarea>,
+ * decoding (script and style text is raw). Elements are found with html.c's
+ * walk, the one the base-path rewriter also uses (html.h lists what it
+ * follows): case-insensitive names, '>' inside quoted attribute values,
+ * "</script" closing on a blank, '/' or '>', the "<!-- <script>"
+ * double-escaped state, comments, the raw text of <title>, <textarea>,
  * <xmp>, <iframe>, <noembed>, <noframes>, <noscript> (scripting is on), which
- * can hold no element.
+ * can hold no element, and SVG/MathML foreign content (an <svg><script> runs,
+ * <svg><title> holds HTML, <svg><textarea> is no raw text). Scripts inside
+ * <template> are hashed: they run once the template is stamped.
  *   - <script> without a src attribute whose type the browser executes: none,
  *     empty, a JavaScript MIME type, "module", "importmap" or
  *     "speculationrules" (the last two are inline scripts to CSP too). Data
  *     blocks (application/json, application/ld+json, text/template, ...) never
  *     run, so they need no hash and get none.
  *   - <style> elements, every one (even empty).
+ *   - An SVG <script> or <style> whose text holds markup (comments, CDATA)
+ *     or a character reference has a DOM text that differs from its bytes:
+ *     it gets no hash and is counted in `unhashable`.
  *   - A <script> cut off by the end of the file (no end tag, or one cut off
  *     inside like "</script ") is never run by a browser, so it gets no hash
  *     (counted in `unterminated`); a cut-off <style> is applied, so its text

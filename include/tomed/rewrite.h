@@ -30,7 +30,11 @@
  *            (RW_JSON for JSON types, importmap and speculationrules), that
  *            of <style> follows RW_CSS; <title>, <textarea> and other
  *            raw-text elements are prose and never change; <noscript> is
- *            markup (what script-less clients load) and is rewritten.
+ *            markup (what script-less clients load): its attributes and
+ *            styles are rewritten, its scripts (which never run) are not.
+ *            Tags, raw text and scripts are found by html.c's walk, the one
+ *            csp.c uses, so the scripts rewritten as JS are the scripts the
+ *            CSP hashes; a tag cut off by the end of input is dropped.
  *   RW_XML   XML and SVG: the same scanner as RW_HTML (attributes, <script>,
  *            <style>, plus the pseudo-attributes of <?xml-stylesheet?>);
  *            "<x/>" is empty; text content and CDATA sections are not

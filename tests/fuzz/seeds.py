@@ -381,4 +381,24 @@ netaddr_seeds = {
 for name, (which, peer, strs) in netaddr_seeds.items():
     out("netaddr", name, bytes([which]) + peer + z(*strs))
 
+# ---- html_diff: [u8 mode] from \0 to \0 html ----  mode bit0: also walk as XML
+for rel in ("index.html", "about.html", "docs/guide.html", "200.html"):
+    if os.path.exists(os.path.join(REPO, site + rel)):
+        out("html_diff", "site_" + rel.replace("/", "_"), z("\0/tomeclicker", "", "") + read(site + rel))
+out("html_diff", "tricky_page", z("\0/tomeclicker", "/p", "") + read("tests/integration/html_walk/index.html"))
+html_diff = {
+    "noscript": '<noscript><script>x="/b/y"</script><img src="/b/i"></noscript><script>z="/b"</script>',
+    "svg": '<svg><title><script>a="/b/"</script></title><textarea><script>b</script></textarea>'
+           '<script/><script>c="/b"</script><![CDATA[ > <script>d</script> ]]><p><title>e</title>',
+    "math": '<math><mi><script>a</script></mi><annotation-xml encoding="text/html"><script>b</script>'
+            '</annotation-xml><script>c</script></math>',
+    "svg_opaque": '<svg><script>a&amp;b</script><script>a<!--x-->b</script><style>c&#33;</style></svg>',
+    "types": '<script type=importmap>{"imports":{"a":"/b/x"}}</script><script type="application/ld+json">'
+             '{"u":"/b"}</script><script type=module/>m</script><script src=x>"/b/"</script>',
+    "escapes": '<script><!--<script>"/b/"</script>"/b/"--></script><script>"/b/</script >',
+    "template": '<template><script>"/b/t"</script></template><div title="<script>">',
+}
+for i, (name, h) in enumerate(html_diff.items()):
+    out("html_diff", name, z(chr(i % 2), "/b", "/c/d" if i % 3 else "") + b(h))
+
 print("seeds written under", os.path.join(ROOT, "corpus"))
