@@ -236,27 +236,6 @@ static void check_policy(const char *tmpl, const csp_page *pg, const char *text)
     free(tc);
 }
 
-/* The HTML parser's input normalisation: CR LF and CR -> LF, NUL -> U+FFFD. */
-static char *normalise(const char *t, size_t n, size_t *outn)
-{
-    char *o = malloc(n * 3 + 1);
-    size_t w = 0;
-    if (!o) abort();
-    for (size_t i = 0; i < n; i++) {
-        if (t[i] == '\r') {
-            o[w++] = '\n';
-            if (i + 1 < n && t[i + 1] == '\n') i++;
-        } else if (t[i] == '\0') {
-            memcpy(o + w, "\xef\xbf\xbd", 3);
-            w += 3;
-        } else {
-            o[w++] = t[i];
-        }
-    }
-    *outn = w;
-    return o;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fdp f = {data, size};
@@ -298,7 +277,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_list(pg.style_hashes, pg.nstyle_hashes, pg.styles);
     if (mode & 1) {
         size_t nn;
-        char *norm = normalise(t, tn, &nn);
+        char *norm = fuzz_html_normalise(t, tn, &nn);
         char want[CSP_HASH_SIZE];
         CHECK(csp_hash(norm, nn, want) == 0);
         CHECKF(pg.scripts == 1 && pg.nscript_hashes == 1 && strcmp(pg.script_hashes[0], want) == 0,

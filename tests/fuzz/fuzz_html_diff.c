@@ -50,20 +50,8 @@ static void check_walk(const char *s, size_t n, unsigned flags)
 /* The hash csp.c gives a script text: the HTML parser's normalisation first. */
 static void text_hash(const char *t, size_t n, char out[CSP_HASH_SIZE])
 {
-    char *o = malloc(n * 3 + 1);
-    size_t w = 0;
-    if (!o) abort();
-    for (size_t i = 0; i < n; i++) {
-        if (t[i] == '\r') {
-            o[w++] = '\n';
-            if (i + 1 < n && t[i + 1] == '\n') i++;
-        } else if (t[i] == '\0') {
-            memcpy(o + w, "\xef\xbf\xbd", 3);
-            w += 3;
-        } else {
-            o[w++] = t[i];
-        }
-    }
+    size_t w;
+    char *o = fuzz_html_normalise(t, n, &w);
     CHECK(csp_hash(o, w, out) == 0);
     free(o);
 }

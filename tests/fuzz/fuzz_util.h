@@ -128,4 +128,28 @@ static inline int fuzz_seen(const char *s)
     return 0;
 }
 
+/* The HTML parser's input normalisation, which CSP hashes see: CR LF and CR
+ * become LF, NUL becomes U+FFFD. Returns a malloc'd copy, *outn its length. */
+static inline char *fuzz_html_normalise(const char *t, size_t n, size_t *outn)
+{
+    char *o = malloc(n * 3 + 1);
+    size_t w = 0;
+    if (!o)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] == '\r') {
+            o[w++] = '\n';
+            if (i + 1 < n && t[i + 1] == '\n')
+                i++;
+        } else if (t[i] == '\0') {
+            memcpy(o + w, "\xef\xbf\xbd", 3);
+            w += 3;
+        } else {
+            o[w++] = t[i];
+        }
+    }
+    *outn = w;
+    return o;
+}
+
 #endif
