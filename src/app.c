@@ -170,6 +170,18 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
     mallopt(M_ARENA_MAX, 1);
 #endif
 
+    /* Bind, drop privileges, then load: binding a port below 1024 is the one
+     * thing that needs root. The site is read as server.user, so a file only
+     * root may read is not served by a process that no longer is root, and
+     * every reload reads it exactly as the first load did. Connections that
+     * arrive meanwhile wait in the listen backlog. */
+    server *srv = NULL;
+    if (server_bind(cfg, &srv, err) < 0)
+        return -1;
+    if (privilege_drop(cfg, err) < 0) {
+        server_stop(srv, 0);
+        return -1;
+    }
     /* Watch before loading: a change made while the site loads, or right
      * after the banner, must not be missed. */
     watcher *w = NULL;
@@ -180,19 +192,13 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
     }
     site_snapshot *snap = NULL;
     if (site_load(cfg, 1, &snap, err) < 0) {
-        watch_free(w);
-        return -1;
-    }
-    server *srv = NULL;
-    site_snapshot_ref(snap); /* keep it for the banner; the server takes the first reference */
-    if (server_start(cfg, snap, &srv, err) < 0) {
-        site_snapshot_unref(snap);
-        watch_free(w);
-        return -1;
-    }
-    if (privilege_drop(cfg, err) < 0) {
-        site_snapshot_unref(snap);
         server_stop(srv, 0);
+        watch_free(w);
+        return -1;
+    }
+    site_snapshot_ref(snap); /* keep it for the banner; the server takes the first reference */
+    if (server_start(srv, snap, err) < 0) {
+        site_snapshot_unref(snap);
         watch_free(w);
         return -1;
     }

@@ -18,21 +18,6 @@
 #include "tomed/diag.h"
 #include "tomed/privilege.h"
 
-int privilege_check(const tomed_config *cfg, uid_t euid, tomed_error *err)
-{
-    if (euid != 0 || (cfg->user && cfg->user[0]) || cfg->allow_root)
-        return 0;
-    if (cfg->mode == CONFIG_MODE_SERVE) {
-        diag(DIAG_WARN, "serving as root; set server.user to drop privileges");
-        return 0;
-    }
-    const char *o = config_origin_of(cfg, "server.user");
-    return error_set(err, TOMED_EXIT_CONFIG,
-                     "refusing to serve as root: set server.user (e.g. \"nobody\") to switch to "
-                     "after binding, or server.allow_root: true (%s)",
-                     o ? o : "server.user");
-}
-
 /* "name", "uid" or "uid:gid" to ids; -1 if unknown. */
 static int resolve(const char *spec, uid_t *uid, gid_t *gid)
 {
@@ -57,6 +42,43 @@ static int resolve(const char *spec, uid_t *uid, gid_t *gid)
         return -1;
     *uid = pw->pw_uid;
     *gid = pw->pw_gid;
+    return 0;
+}
+
+/* Serving as root on purpose (server.allow_root) or as a preview on a laptop
+ * (`serve`) is allowed with a warning; otherwise it is refused. */
+static int root_rule(const tomed_config *cfg, const char *why, tomed_error *err)
+{
+    if (cfg->allow_root)
+        return 0;
+    if (cfg->mode == CONFIG_MODE_SERVE) {
+        diag(DIAG_WARN, "serving as root%s; set server.user to drop privileges", why);
+        return 0;
+    }
+    const char *o = config_origin_of(cfg, "server.user");
+    return error_set(err, TOMED_EXIT_CONFIG,
+                     "refusing to serve as root%s: set server.user (e.g. \"nobody\") to switch "
+                     "to after binding, or server.allow_root: true (%s)",
+                     why, o ? o : "server.user");
+}
+
+int privilege_check(const tomed_config *cfg, uid_t euid, tomed_error *err)
+{
+    if (euid != 0)
+        return 0;
+    if (!cfg->user || !cfg->user[0])
+        return root_rule(cfg, "", err);
+    /* a user that is root by another name ("root", "0", "0:0", "toor") drops
+     * nothing: the same rule as no user at all */
+    uid_t uid;
+    gid_t gid;
+    if (resolve(cfg->user, &uid, &gid) < 0) {
+        const char *o = config_origin_of(cfg, "server.user");
+        return error_set(err, TOMED_EXIT_CONFIG, "%s: server.user: no such user \"%s\"",
+                         o ? o : "server.user", cfg->user);
+    }
+    if (uid == 0)
+        return root_rule(cfg, " (server.user is uid 0)", err);
     return 0;
 }
 

@@ -60,6 +60,7 @@ typedef struct listener {
     struct MHD_Daemon *daemon;
     int fd;
     int quiesced;               /* the daemon gave the listening socket back */
+    int v6;
     unsigned port;
 } listener;
 
@@ -862,18 +863,25 @@ static unsigned thread_count(const tomed_config *cfg)
     return n > 0 ? (unsigned)n : 1;
 }
 
-static int start_listener(server *srv, listener *l, int admin, const char *addr,
-                          unsigned threads, tomed_error *err)
+/* Bind l's socket; nothing is accepted until start_listener. */
+static int bind_listener(server *srv, listener *l, int admin, const char *addr, tomed_error *err)
 {
-    const tomed_config *cfg = srv->cfg;
-    const char *what = admin ? "admin.listen" : "listen";
-    int v6 = 0;
     l->srv = srv;
     l->admin = admin;
-    l->fd = open_listener(what, addr, &v6, err);
+    l->fd = open_listener(admin ? "admin.listen" : "listen", addr, &l->v6, err);
     if (l->fd < 0)
         return -1;
     l->port = bound_port(l->fd);
+    return 0;
+}
+
+/* Start the daemon on l's bound socket. */
+static int start_listener(server *srv, listener *l, const char *addr, unsigned threads,
+                          tomed_error *err)
+{
+    const tomed_config *cfg = srv->cfg;
+    const char *what = l->admin ? "admin.listen" : "listen";
+    int v6 = l->v6;
     /* poll(2) by default: libmicrohttpd 0.9.75's epoll loop accepts at most
      * ten connections per edge-triggered wake-up of the listening socket, so
      * a burst of 256 new connections leaves most of them unaccepted until
@@ -1001,14 +1009,12 @@ static int build_fixed_responses(server *srv, tomed_error *err)
     return 0;
 }
 
-int server_start(const tomed_config *cfg, site_snapshot *snap, server **out, tomed_error *err)
+int server_bind(const tomed_config *cfg, server **out, tomed_error *err)
 {
     server *srv = calloc(1, sizeof *srv);
     *out = NULL;
-    if (!srv) {
-        site_snapshot_unref(snap);
+    if (!srv)
         return error_set(err, TOMED_EXIT_RUNTIME, "out of memory");
-    }
     srv->cfg = cfg;
     srv->pub.fd = srv->admin.fd = -1;
     atomic_init(&srv->live.current, NULL);
@@ -1020,6 +1026,19 @@ int server_start(const tomed_config *cfg, site_snapshot *snap, server **out, tom
     atomic_init(&srv->draining, 0);
     atomic_init(&srv->changed_reported, NULL);
     pthread_mutex_init(&srv->conns_lock, NULL);
+    if (bind_listener(srv, &srv->pub, 0, cfg->listen, err) < 0 ||
+        (cfg->admin_listen && cfg->admin_listen[0] &&
+         bind_listener(srv, &srv->admin, 1, cfg->admin_listen, err) < 0)) {
+        server_free(srv);
+        return -1;
+    }
+    *out = srv;
+    return 0;
+}
+
+int server_start(server *srv, site_snapshot *snap, tomed_error *err)
+{
+    const tomed_config *cfg = srv->cfg;
     char why[256];
     if (netaddr_set_parse(cfg->trusted_proxies, &srv->trusted, why, sizeof why) < 0) {
         site_snapshot_unref(snap);
@@ -1052,16 +1071,14 @@ int server_start(const tomed_config *cfg, site_snapshot *snap, server **out, tom
 
     if (sweeper_start(srv, err) < 0)
         goto fail;
-    if (start_listener(srv, &srv->pub, 0, cfg->listen, thread_count(cfg), err) < 0)
+    if (start_listener(srv, &srv->pub, cfg->listen, thread_count(cfg), err) < 0)
         goto fail;
-    if (cfg->admin_listen && cfg->admin_listen[0] &&
-        start_listener(srv, &srv->admin, 1, cfg->admin_listen, 1, err) < 0)
+    if (srv->admin.fd >= 0 && start_listener(srv, &srv->admin, cfg->admin_listen, 1, err) < 0)
         goto fail;
 
     /* Serving starts now, with identity bytes; variants appear as they are made. */
     if (cfg->compress_memory_max > 0)
         srv->compressor = precompress_start(snap, cfg, prepare_variant, srv);
-    *out = srv;
     return 0;
 fail:
     server_free(srv);
@@ -1213,6 +1230,10 @@ void server_stop(server *srv, unsigned timeout_s)
 {
     if (!srv)
         return;
+    if (!srv->pub.daemon) { /* bound, never started */
+        server_free(srv);
+        return;
+    }
     /* Stop accepting first: the kernel refuses new connections from here on. */
     MHD_socket lfd = MHD_quiesce_daemon(srv->pub.daemon);
     srv->pub.quiesced = lfd != MHD_INVALID_SOCKET;

@@ -13,11 +13,20 @@
 typedef struct server server;
 
 /*
- * Bind cfg->listen and start serving snap (the server takes over the caller's
- * reference). cfg must outlive the server. On error fills err (TOMED_EXIT_RUNTIME
- * for a bind failure, with the address and errno text) and returns -1.
+ * Bind cfg->listen (and cfg->admin_listen when set): the one step that may need
+ * root (a port below 1024), so it comes before privileges are dropped and the
+ * site is loaded. Nothing is answered yet; connections wait in the backlog.
+ * cfg must outlive the server. On error fills err (TOMED_EXIT_RUNTIME, with the
+ * address and errno text) and returns -1. Free an unstarted server with
+ * server_stop(srv, 0).
  */
-int server_start(const tomed_config *cfg, site_snapshot *snap, server **out, tomed_error *err);
+int server_bind(const tomed_config *cfg, server **out, tomed_error *err);
+
+/*
+ * Start serving snap on the bound sockets (the server takes over the caller's
+ * reference). On error fills err, frees srv and returns -1.
+ */
+int server_start(server *srv, site_snapshot *snap, tomed_error *err);
 
 /* The port actually bound (differs from the configured one when that was 0). */
 unsigned server_port(const server *srv);
