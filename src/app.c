@@ -118,6 +118,25 @@ static void print_banner(const tomed_config *cfg, const site_snapshot *snap, uns
          strcmp(cfg->base, "/") == 0 ? "" : "/");
 }
 
+/* The site's _redirects and _headers rules, one a comment line each; the
+ * lines that could not be used were warned about on stderr as it loaded. */
+static void print_site_rules(const site_snapshot *snap)
+{
+    if (!snap->rules)
+        return;
+    printf("# site rules: %zu in _redirects, %zu in _headers, %zu lines ignored\n",
+           siterules_redirect_count(snap->rules), siterules_header_rule_count(snap->rules),
+           siterules_warning_count(snap->rules));
+    char *text = siterules_describe(snap->rules);
+    for (char *line = text, *nl; line && *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        printf("#   %.*s\n", (int)(nl - line), line);
+    }
+    free(text);
+}
+
 static int cmd_check(const tomed_config *cfg, tomed_error *err)
 {
     site_snapshot *snap = NULL;
@@ -140,6 +159,7 @@ static int cmd_check(const tomed_config *cfg, tomed_error *err)
         printf("# rewrite: none (built for %s, mounted at %s%s)\n", snap->build_base, cfg->base,
                cfg->rewrite_enabled ? "" : ", rewrite.enabled false");
     }
+    print_site_rules(snap);
     char size[32];
     human_bytes(snap->total_bytes, size, sizeof size);
     printf("# site: %zu files (%s) in %s\n", snap->n_entries, size, cfg->root);

@@ -6,11 +6,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "tomed/encoding.h"
 #include "tomed/policy.h"
 #include "tomed/responses.h"
+
+/* One of tomed's own headers, unless the site's _headers sets or removes
+ * it for this file (add_rule_headers then has the say). e may be NULL. */
+static void add_own(struct MHD_Response *r, const site_entry *e, const char *name,
+                    const char *value)
+{
+    if (!e || !siterules_header_find(e->headers, name))
+        MHD_add_response_header(r, name, value);
+}
+
+/* What the site's _headers sets for this file; Content-Type only where
+ * tomed sends its own (not on a 304). */
+static void add_rule_headers(struct MHD_Response *r, const site_entry *e, int with_body_headers)
+{
+    const siterules_headerset *hs = e->headers;
+    for (size_t i = 0; hs && i < hs->n; i++)
+        if (hs->h[i].value &&
+            (with_body_headers || strcasecmp(hs->h[i].name, MHD_HTTP_HEADER_CONTENT_TYPE) != 0))
+            MHD_add_response_header(r, hs->h[i].name, hs->h[i].value);
+}
 
 /* The security headers; an HTML page with its own policy (csp_auto) gets
  * that instead of the template. e may be NULL. */
@@ -23,7 +44,7 @@ static void add_security_headers(const tomed_config *cfg, struct MHD_Response *r
         const char *v = h[i].value;
         if (e && e->csp && strcmp(h[i].name, "Content-Security-Policy") == 0)
             v = e->csp;
-        MHD_add_response_header(r, h[i].name, v);
+        add_own(r, e, h[i].name, v);
     }
 }
 
@@ -40,12 +61,13 @@ static void add_entry_headers(const tomed_config *cfg, struct MHD_Response *r, c
     MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, v ? v->etag : e->etag);
     MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, e->last_modified);
     if (e->cache_control && e->cache_control[0])
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, e->cache_control);
+        add_own(r, e, MHD_HTTP_HEADER_CACHE_CONTROL, e->cache_control);
     if (e->negotiable)
         MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    add_rule_headers(r, e, with_body_headers);
     if (!with_body_headers)
         return;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->mime);
+    add_own(r, e, MHD_HTTP_HEADER_CONTENT_TYPE, e->mime);
     if (v)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, encoding_name(v->encoding));
     else

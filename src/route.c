@@ -19,6 +19,7 @@
 #include "tomed/http.h"
 #include "tomed/path.h"
 #include "tomed/route.h"
+#include "tomed/siterules.h"
 
 #define ROUTE_PATH_MAX 65600 /* above the largest max_url_length config accepts */
 
@@ -52,6 +53,27 @@ static size_t encode_path(char *out, size_t cap, size_t n, const char *s)
     return n;
 }
 
+/* Append "?" + query (if any) to the n bytes of Location in loc and make
+ * res the redirect; 414 if it cannot fit. */
+static void finish_redirect(route_result *res, unsigned status, const char *query, char *loc,
+                            size_t cap, size_t n)
+{
+    if (query) {
+        size_t q = strlen(query);
+        if (n + 1 + q < cap) {
+            loc[n] = '?';
+            memcpy(loc + n + 1, query, q);
+        }
+        n += 1 + q;
+    }
+    if (n >= cap)
+        return set_error(res, 414);
+    loc[n] = '\0';
+    res->kind = ROUTE_REDIRECT;
+    res->status = status;
+    res->location = loc;
+}
+
 /* Location = base + site path (+ "?" + query); 414 if it cannot fit. */
 static void redirect(route_result *res, const tomed_config *cfg, const char *site_path,
                      size_t site_len, const route_request *req, char *loc, size_t cap)
@@ -65,20 +87,27 @@ static void redirect(route_result *res, const tomed_config *cfg, const char *sit
     memcpy(tmp, site_path, site_len);
     tmp[site_len] = '\0';
     n = encode_path(loc, cap, n, tmp);
-    if (req->query) {
-        size_t q = strlen(req->query);
-        if (n + 1 + q < cap) {
-            loc[n] = '?';
-            memcpy(loc + n + 1, req->query, q);
-        }
-        n += 1 + q;
-    }
-    if (n >= cap)
-        return set_error(res, 414);
-    loc[n] = '\0';
-    res->kind = ROUTE_REDIRECT;
-    res->status = 308;
-    res->location = loc;
+    finish_redirect(res, 308, req->query, loc, cap, n);
+}
+
+/* The site's own _redirects rule for sp, if one matches: its status, its
+ * target under the mount base (an absolute URL as written), and the
+ * request's query unless the target has its own (as Netlify does). */
+static int rule_redirect(route_result *res, const tomed_config *cfg, const site_snapshot *snap,
+                         const char *sp, const route_request *req, char *loc, size_t cap)
+{
+    char target[ROUTE_PATH_MAX];
+    int has_query = 0;
+    unsigned status = siterules_redirect(snap->rules, sp, target, sizeof target, &has_query);
+    if (!status)
+        return 0;
+    size_t n = 0, tl = strlen(target);
+    if (target[0] == '/' && strcmp(cfg->base, "/") != 0)
+        n = encode_path(loc, cap, n, cfg->base);
+    if (n + tl < cap)
+        memcpy(loc + n, target, tl);
+    finish_redirect(res, status, has_query ? NULL : req->query, loc, cap, n + tl);
+    return 1;
 }
 
 /* A path that names a page rather than an asset: no extension in its last segment. */
@@ -227,6 +256,13 @@ void route_decide(const tomed_config *cfg, const site_snapshot *snap, const rout
     }
     if (!snap || path_is_hidden(sp))
         return not_found(res, req, snap, NULL);
+    /* the site's rule files configure it and are never served (nor are
+     * they pages for the SPA fallback); its redirects come before files,
+     * as on Cloudflare Pages */
+    if (strcmp(sp, "/_redirects") == 0 || strcmp(sp, "/_headers") == 0)
+        return not_found(res, req, snap, NULL);
+    if (snap->rules && rule_redirect(res, cfg, snap, sp, req, location, loccap))
+        return;
 
     /* sp points into path; work on it in place with room to append suffixes. */
     char *buf = path + (sp - path);

@@ -397,6 +397,9 @@ static int walk_one(loader *ld, int dirfd, const char *prefix, const char *name)
      * indirection); /.well-known/ is the one standard exception. */
     if (name[0] == '.' && !(prefix[0] == '\0' && strcmp(name, ".well-known") == 0))
         return 0;
+    /* The site's rule files configure it (load_rules): never served. */
+    if (prefix[0] == '\0' && (strcmp(name, "_redirects") == 0 || strcmp(name, "_headers") == 0))
+        return 0;
     if ((size_t)snprintf(site_path, sizeof site_path, "%s/%s", prefix, name) >= sizeof site_path)
         return 0; /* unreachable by any URL we accept */
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -587,6 +590,74 @@ const site_entry *site_find(const site_snapshot *s, const char *path, size_t len
     }
 }
 
+/* One rule file at the top of the root into a malloc'd buffer (*buf NULL
+ * when absent, or refused with a warning). A symlink is not followed: the
+ * rules of a site are its own file. -1 only for a read error. */
+static int read_rule_file(loader *ld, const char *name, char **buf, size_t *len)
+{
+    char path[PATH_MAX + 16];
+    struct stat st = {0};
+    *buf = NULL;
+    *len = 0;
+    snprintf(path, sizeof path, "%s/%s", ld->root_real, name);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        if (errno == ELOOP) {
+            diag(DIAG_WARN, "%s: a symlink; ignored", name);
+            return 0;
+        }
+        return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s/%s: %s", ld->cfg->root, name,
+                         strerror(errno));
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > SITERULES_FILE_MAX) {
+        if (S_ISREG(st.st_mode))
+            diag(DIAG_WARN, "%s: larger than %d bytes; ignored", name, SITERULES_FILE_MAX);
+        close(fd);
+        return 0;
+    }
+    *buf = malloc((size_t)st.st_size + 1);
+    if (!*buf || read_fully(fd, (unsigned char *)*buf, (uint64_t)st.st_size) < 0) {
+        int e = errno;
+        close(fd);
+        free(*buf);
+        *buf = NULL;
+        return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s/%s: %s", ld->cfg->root, name,
+                         strerror(e ? e : ENOMEM));
+    }
+    close(fd);
+    *len = (size_t)st.st_size;
+    return 0;
+}
+
+/* The site's _redirects and _headers (siterules.h): parsed once per load,
+ * their warnings printed once per load, their headers attached to entries. */
+static int load_rules(loader *ld, site_snapshot *s)
+{
+    char *red = NULL, *hdr = NULL;
+    size_t rlen = 0, hlen = 0;
+    if (read_rule_file(ld, "_redirects", &red, &rlen) < 0 ||
+        read_rule_file(ld, "_headers", &hdr, &hlen) < 0) {
+        free(red);
+        return -1;
+    }
+    if (red || hdr) {
+        s->rules = siterules_parse(red, rlen, hdr, hlen);
+        if (!s->rules)
+            error_set(ld->err, TOMED_EXIT_RUNTIME, "out of memory reading _redirects / _headers");
+    }
+    free(red);
+    free(hdr);
+    if ((red || hdr) && !s->rules)
+        return -1;
+    for (size_t i = 0; i < siterules_warning_count(s->rules); i++)
+        diag(DIAG_WARN, "%s (line ignored)", siterules_warning(s->rules, i));
+    for (size_t i = 0; s->rules && i < s->n_entries; i++)
+        s->entries[i].headers = siterules_headers_for(s->rules, s->entries[i].path);
+    return 0;
+}
+
 static const site_entry *find_named(const site_snapshot *s, const char *name)
 {
     char p[PATH_MAX];
@@ -657,6 +728,8 @@ int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out,
         error_set(err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
         goto fail;
     }
+    if (load_rules(&ld, s) < 0)
+        goto fail;
     s->not_found = find_named(s, cfg->not_found_page);
     /* 404.html is optional (most builds have none); another name was asked for
      * on purpose, so its absence is worth a warning, though not worth refusing
@@ -706,6 +779,7 @@ void site_snapshot_unref(site_snapshot *s)
     }
     free(s->entries);
     free(s->slots);
+    siterules_free(s->rules);
     free(s);
 }
 

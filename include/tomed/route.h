@@ -32,7 +32,7 @@ enum route_kind {
     ROUTE_NOT_MODIFIED,/* 304 for entry (or variant) */
     ROUTE_PARTIAL,     /* 206: identity bytes [range_start, range_start + range_len) */
     ROUTE_UNSATISFIABLE,/* 416 for entry */
-    ROUTE_REDIRECT,    /* 308 to location */
+    ROUTE_REDIRECT,    /* 308 (or a _redirects rule's status) to location */
     ROUTE_HEALTH,      /* 200 liveness answer */
     ROUTE_READY,       /* readiness: the server answers 200, or 503 while draining */
     ROUTE_METRICS,     /* the Prometheus exposition */

@@ -15,6 +15,7 @@
 #include "tomed/config.h"
 #include "tomed/encoding.h"
 #include "tomed/error.h"
+#include "tomed/siterules.h"
 
 /* A compressed representation of an entry: a precompressed sibling found at
  * load (x.js.br, x.js.gz) or one made in the background after start. */
@@ -45,6 +46,8 @@ typedef struct site_entry {
     int negotiable;            /* has or may get variants: responses carry Vary: Accept-Encoding */
     char *csp;                 /* this page's own policy (csp_auto, HTML only), else NULL */
     unsigned rewrites;         /* build-base references rewritten in this file at load */
+    const siterules_headerset *headers; /* what the site's _headers file sets for this file,
+                                           or NULL; owned by the snapshot's rules */
     /* Compressed variants, indexed by enum encoding ([ENC_IDENTITY] unused).
      * Each slot is written at most once, from NULL to a finished variant, by
      * the loader or the background compressor, and read with acquire loads:
@@ -91,6 +94,7 @@ struct site_snapshot {
     int rewriting;                  /* build_base differs from the mount base: text rewritten */
     size_t rewritten_files;         /* files with at least one reference rewritten */
     uint64_t rewrites;              /* references rewritten in all */
+    siterules *rules;               /* the site's _redirects and _headers, or NULL (neither) */
     site_release_fn release;
     void *release_ctx;
     /* open-addressing hash table of indexes into entries */
