@@ -183,6 +183,7 @@ FUZZ_SRC_rewrite            := rewrite html
 FUZZ_SRC_csp                := csp html
 FUZZ_SRC_netaddr            := netaddr
 FUZZ_SRC_html_diff          := csp rewrite html
+FUZZ_SRC_siterules          := siterules path
 
 .PHONY: fuzz fuzz-ci fuzz-regress fuzz-merge fuzz-build \
         $(FUZZ_ALL:%=fuzz-run-%) $(FUZZ_ALL:%=fuzz-regress-%) $(FUZZ_ALL:%=fuzz-merge-%)

@@ -400,5 +400,19 @@ html_diff = {
 }
 for i, (name, h) in enumerate(html_diff.items()):
     out("html_diff", name, z(chr(i % 2), "/b", "/c/d" if i % 3 else "") + b(h))
+# ---- siterules: [u8 cap/4] _redirects \0 _headers \0 paths... ----
+red = ("# moved\n/old /new\n/temp /elsewhere 302\n/blog/* /news/:splat 301!\n"
+       "/posts/:year/:slug /archive/:year-:slug.html 307\n/u/:id https://example.com/u/:id?x=:id\n"
+       "/c/* /:splat\n/q /t?from=rule 308\n")
+hdr = ("# headers\n/embed\n  X-Frame-Options: SAMEORIGIN\n  ! Permissions-Policy\n"
+       "/*\n  X-Robots-Tag: noindex\n\tLink: </a.css>; rel=preload\n/docs/\n  Cache-Control: no-store\n")
+bad_red = "/lonely\n/a /b 200\n/store id=:id /blog/:id\n/a*b /c\n/x-:id /c\nhttps://h/* /c\n/a //evil 301\n/a\x01 /b\n"
+bad_hdr = "  X-Early: 1\n/a\n  no colon\n  Bad Name: 1\n  Content-Length: 5\n  X-Empty:\n/b c\n  X-Skip: 1\n"
+paths = ["/old", "/old/", "/blog/a/b", "/blog", "/posts/2024/hi", "/u/42", "/c/evil.com", "/q",
+         "/embed.html", "/docs/index.html", "/a b/%\u00e9", "/"]
+out("siterules", "good", bytes([64]) + z(red, hdr, *paths))
+out("siterules", "bad_lines", bytes([64]) + z(bad_red, bad_hdr, *paths))
+out("siterules", "small_cap", bytes([2]) + z(red, hdr, *paths))
+out("siterules", "crlf", bytes([64]) + z(red.replace("\n", "\r\n"), hdr.replace("\n", "\r\n"), *paths))
 
 print("seeds written under", os.path.join(ROOT, "corpus"))
