@@ -6,19 +6,11 @@ itself otherwise. Real binary, raw sockets and http.client keep-alive.
 import http.client
 import json
 import socket
-import time
 
 import pytest
 
 from conftest import make_tree, html, run_tomed
-
-
-def wait_for(pred, timeout=5.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
+from test_observability import wait_for
 
 
 def serve(tomed, tmp_path, *flags, listen="127.0.0.1:0"):

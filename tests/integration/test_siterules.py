@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import html, make_tree, run_tomed
+from test_reload import wait_for
 
 BASE = "/tomeclicker"
 
@@ -55,15 +56,6 @@ FILES = {
     "robots.txt": "User-agent: *\n",
 }
 
-
-def wait_for(pred, timeout=10.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 def site(tmp_path, redirects=REDIRECTS, headers=HEADERS):
