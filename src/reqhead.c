@@ -133,17 +133,22 @@ int reqhead_host_valid(const char *v, size_t n)
     return 1;
 }
 
-void reqhead_begin(reqhead *h, const char *target, size_t target_len, const char *version)
+int reqhead_target_valid(const char *target, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)target[i];
+        if (c <= 0x20 || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+void reqhead_begin(reqhead *h, const char *version, int target_ok)
 {
     memset(h, 0, sizeof *h);
     h->http10 = version && strcmp(version, "HTTP/1.0") == 0;
-    for (size_t i = 0; target && i < target_len; i++) {
-        unsigned char c = (unsigned char)target[i];
-        if (c <= 0x20 || c == 0x7f) {
-            refuse(h, "a space or control byte in the request target");
-            break;
-        }
-    }
+    if (!target_ok)
+        refuse(h, "a space or control byte in the request target");
 }
 
 /* One Transfer-Encoding field value: a comma-separated list of codings,

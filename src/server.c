@@ -35,10 +35,12 @@
 
 #include "tomed/diag.h"
 #include "tomed/encoding.h"
+#include "tomed/http.h"
 #include "tomed/log.h"
 #include "tomed/metrics.h"
 #include "tomed/netaddr.h"
 #include "tomed/precompress.h"
+#include "tomed/reqhead.h"
 #include "tomed/responses.h"
 #include "tomed/route.h"
 #include "tomed/server.h"
@@ -71,9 +73,14 @@ typedef struct listener {
  */
 typedef struct conn_state {
     /* the server's list of open connections, for the header-timeout sweep
-     * (under srv->conns_lock) */
+     * and replace_doubled_answer (under srv->conns_lock) */
     struct conn_state *next, *prev_conn;
     int fd;
+    struct MHD_Connection *conn;
+    pthread_t owner;            /* the daemon thread that serves it (set once) */
+    /* the request line is in, the handler has not run yet: its header is
+     * arriving or being parsed (only the owner thread writes or reads it) */
+    int awaiting_header;
     int timed_out;              /* the sweep shut it down */
     /* CLOCK_MONOTONIC ms by which a whole request header must have arrived;
      * 0 while a request is being answered (or with the timeout off), -1 once
@@ -84,6 +91,7 @@ typedef struct conn_state {
     const char *target;
     size_t target_len;
     int target_nul;             /* the request target holds a NUL byte */
+    int target_ok;              /* reqhead_target_valid(), judged in on_uri */
     site_snapshot *snap;        /* reference held for the request in flight */
     site_snapshot *prev;        /* the previous generation, when the answer came from it */
     struct timespec start;
@@ -116,6 +124,13 @@ struct server {
     metrics *metrics;
     struct MHD_Response *health, *ready, *not_ready;
     struct MHD_Response *errors[N_ERRORS];
+    /* the answers to a request head reqhead refuses: 400 and 501, with
+     * "Connection: close" (the framing of what follows is unknown) */
+    struct MHD_Response *refused_400, *refused_501;
+    /* libmicrohttpd before 1.0: its parser is not RFC 9112's (see
+     * replace_doubled_answer and the obs-fold check in check_head) */
+    int old_mhd;
+    char *raw_400_fields;       /* refused_400's header lines, for replace_doubled_answer */
     precompress *compressor;
     /* open connections, and the thread that closes the ones whose request
      * header is overdue */
@@ -137,6 +152,7 @@ static const unsigned error_status[N_ERRORS] = {400, 404, 405, 414, 503};
 static const char *const error_body[N_ERRORS] = {
     "400 Bad Request\n", "404 Not Found\n", "405 Method Not Allowed\n", "414 URI Too Long\n",
     "503 Service Unavailable: the file changed on disk since tomed loaded the site\n"};
+static const char refused_body_501[] = "501 Not Implemented: transfer coding\n";
 
 /* Rebuild the raw query from libmicrohttpd's parsed arguments. With the no-op
  * unescape callback the bytes are as received, except that libmicrohttpd turns
@@ -193,6 +209,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
         return NULL;
     cs->target = uri;
     cs->target_len = strlen(uri);
+    cs->awaiting_header = pthread_equal(cs->owner, pthread_self());
+    /* now: libmicrohttpd splits the query off in place next */
+    cs->target_ok = reqhead_target_valid(uri, cs->target_len);
     const char *q = memchr(uri, '?', cs->target_len);
     cs->query_len = 0;
     cs->query_whole = 1;
@@ -484,6 +503,41 @@ static void forwarded_client(const server *srv, conn_state *cs, struct MHD_Conne
         netaddr_format(&client, cs->client, sizeof cs->client);
 }
 
+typedef struct head_feed {
+    reqhead *h;
+    int old_mhd;
+} head_feed;
+
+static enum MHD_Result feed_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    head_feed *f = cls;
+    /* libmicrohttpd 0.9.75 keeps each field where it was received, name
+     * first, and glues an obs-fold continuation onto the *name*, moved to a
+     * new block after the read buffer ("X-A: a\r\n b" becomes "X-Ab" = "a"):
+     * a value before the end of its own name is the only trace of the fold.
+     * Pointers are compared, never dereferenced. 1.0 refuses folding itself. */
+    int folded = f->old_mhd && value && (uintptr_t)value < (uintptr_t)key + key_size + 1;
+    reqhead_field(f->h, key, key_size, value, value_size, folded);
+    return MHD_YES;
+}
+
+/* reqhead's verdict on this request's head: 0, 400 or 501. */
+static unsigned check_head(server *srv, const conn_state *cs, struct MHD_Connection *c,
+                           const char *version)
+{
+    reqhead h;
+    head_feed f = {&h, srv->old_mhd};
+    reqhead_begin(&h, version, cs->target_ok);
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, feed_field, &f);
+    const char *why = NULL;
+    unsigned status = reqhead_end(&h, &why);
+    if (status && diag_enabled(DIAG_DEBUG))
+        diag(DIAG_DEBUG, "refused a request (%u): %s", status, why);
+    return status;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size, void **req_cls)
@@ -509,10 +563,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs->encoding = NULL;
         cs->counted = 1;
         cs->target_nul = target_has_nul(cs, url, version);
+        cs->awaiting_header = 0;
+        unsigned refused = check_head(srv, cs, c, version);
         cs->target = NULL;
         forwarded_client(srv, cs, c);
         atomic_fetch_add_explicit(&srv->in_flight, 1, memory_order_relaxed);
         *req_cls = cs;
+        /* Answered on the first call, with "Connection: close": where this
+         * request ends is in doubt, so nothing after it is read as a request. */
+        if (refused == 501)
+            return queue(cs, c, 501, srv->refused_501, strlen(refused_body_501), NULL);
+        if (refused)
+            return queue(cs, c, 400, srv->refused_400, strlen(error_body[0]), NULL);
         /* A request with a body (a POST, or a GET with Content-Length) is
          * answered now, before its body: libmicrohttpd then closes the
          * connection instead of making us read a body we would throw away. */
@@ -672,11 +734,16 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
             const union MHD_ConnectionInfo *fi =
                 MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
             cs->fd = fi ? fi->connect_fd : -1;
-            if (srv->cfg->header_timeout_s && cs->fd >= 0) {
+            cs->conn = c;
+            cs->target_ok = 1; /* until on_uri judges one */
+            /* libmicrohttpd runs this on the thread that accepted the
+             * connection and serves it from then on */
+            cs->owner = pthread_self();
+            if (srv->cfg->header_timeout_s && cs->fd >= 0)
                 atomic_init(&cs->header_deadline_ms,
                             now_ms() + 1000 * (int64_t)srv->cfg->header_timeout_s);
+            if (cs->fd >= 0)
                 conns_link(srv, cs);
-            }
         }
         *socket_context = cs; /* NULL when out of memory: its requests are refused */
         metrics_connection(srv->metrics, +1);
@@ -684,7 +751,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         conn_state *cs = *socket_context;
         /* libmicrohttpd closes the socket after this returns: the sweep
          * never sees a descriptor number that was reused */
-        if (cs && srv->cfg->header_timeout_s && cs->fd >= 0)
+        if (cs && cs->fd >= 0)
             conns_unlink(srv, cs);
         free(cs);
         *socket_context = NULL;
@@ -791,16 +858,107 @@ static void mhd_answered(listener *l, unsigned status)
 /* The line libmicrohttpd 0.9.75 logs as it queues its own error answer. */
 static const char mhd_error_answer[] = "Error processing request (HTTP response code is %u";
 
+/*
+ * The lines libmicrohttpd 0.9.x logs just before it answers an error found
+ * while it looks over a complete request header (parse_connection_headers):
+ * a Content-Length that is not a number ("-1", "5, 6") or overflows, and,
+ * in strict mode, HTTP/1.1 without Host (tomed runs 0.9 non-strict and
+ * checks Host itself, so that one is only a safety net).
+ */
+static const char *const mhd_doubling[] = {
+    "Failed to parse `Content-Length' header.",
+    "Too large value of 'Content-Length' header.",
+    "Received HTTP/1.1 request without `Host' header.",
+};
+
+/* The status replace_doubled_answer sent instead of the library's, for the
+ * count of that answer (the library logs it next, on the same thread); and
+ * that the library's own send of it, which fails, is expected. */
+static _Thread_local unsigned replaced_status;
+static _Thread_local int replaced_send_fails;
+static const char mhd_send_failed[] = "Failed to send the response headers";
+
+/*
+ * libmicrohttpd 0.9.x sends the head of those error answers twice.
+ * transmit_error_response_len() builds the head into the write buffer and
+ * moves the connection to HEADERS_SENDING; its caller in
+ * MHD_connection_handle_idle (the HEADERS_RECEIVED case) only checks for
+ * CLOSED and overwrites the state with HEADERS_PROCESSED; the handler is
+ * skipped (a response is queued), FULL_REQ_RECEIVED leads to START_REPLY,
+ * and build_header_response() appends a second head after the first, which
+ * nothing has sent yet: "HTTP/1.1 400" and its fields twice, then the body.
+ * No callback of ours runs between the two, and 1.0 fixed it.
+ *
+ * So tomed answers first: the library logs the cause (above) on the thread
+ * that serves the connection, before it builds anything. That connection is
+ * found exactly: of this thread's connections, the one whose request line is
+ * in, whose handler has not run, and whose header the library has finished
+ * reading (REQUEST_HEADER_SIZE is only given from HEADERS_RECEIVED on; any
+ * other connection of this thread with its header complete has had its
+ * handler called). tomed writes its own 400 to the socket, which holds
+ * nothing unsent (a new request is only parsed once the previous answer is
+ * out), and shuts the sending side: the library's doubled head then fails
+ * to go out and it closes the connection. If the connection cannot be told
+ * apart, nothing is done and the library's answer goes out as it is.
+ */
+static void replace_doubled_answer(server *srv)
+{
+    char status_line[96];
+    char date[32];
+    http_format_date(time(NULL), date, sizeof date);
+    const char *body = error_body[0];
+    int n = snprintf(status_line, sizeof status_line,
+                     "HTTP/1.1 400 Bad Request\r\nDate: %s\r\nContent-Length: %zu\r\n", date,
+                     strlen(body));
+    if (n < 0 || (size_t)n >= sizeof status_line || !srv->raw_400_fields)
+        return;
+    pthread_t self = pthread_self();
+    pthread_mutex_lock(&srv->conns_lock);
+    conn_state *found = NULL;
+    unsigned candidates = 0;
+    for (conn_state *cs = srv->conns; cs; cs = cs->next)
+        if (pthread_equal(cs->owner, self) && cs->awaiting_header &&
+            MHD_get_connection_info(cs->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE)) {
+            found = cs;
+            candidates++;
+        }
+    if (candidates == 1) {
+        struct iovec iov[] = {
+            {status_line, (size_t)n},
+            {srv->raw_400_fields, strlen(srv->raw_400_fields)},
+            {(void *)(uintptr_t)body, strlen(body)},
+        };
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 3};
+        (void)sendmsg(found->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        shutdown(found->fd, SHUT_WR);
+        found->awaiting_header = 0;
+        replaced_status = 400;
+        replaced_send_fails = 1;
+    }
+    pthread_mutex_unlock(&srv->conns_lock);
+}
+
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
                                                              va_list ap)
 {
     listener *l = cls;
+    if (l && l->srv->old_mhd)
+        for (size_t i = 0; i < sizeof mhd_doubling / sizeof mhd_doubling[0]; i++)
+            if (strncmp(fmt, mhd_doubling[i], strlen(mhd_doubling[i])) == 0)
+                replace_doubled_answer(l->srv);
     if (l && strncmp(fmt, mhd_error_answer, sizeof mhd_error_answer - 1) == 0) {
         va_list args;
         va_copy(args, ap);
         unsigned status = va_arg(args, unsigned);
         va_end(args);
+        if (replaced_status)
+            status = replaced_status;
+        replaced_status = 0;
         mhd_answered(l, status);
+    }
+    if (replaced_send_fails && strncmp(fmt, mhd_send_failed, sizeof mhd_send_failed - 1) == 0) {
+        replaced_send_fails = 0; /* tomed shut that socket after its own answer */
+        return;
     }
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -922,9 +1080,12 @@ static int start_listener(server *srv, listener *l, const char *addr, unsigned t
          * line, which RFC 9112 section 2.2 says to ignore. */
         MHD_OPTION_CLIENT_DISCIPLINE_LVL, 1,
 #else
-        /* 1: refuse HTTP/1.1 without Host and spaces in the request target
-         * (0.9.75 has no discipline levels) */
-        MHD_OPTION_STRICT_FOR_CLIENT, 1,
+        /* Built against 0.9 headers: 0 when 0.9 runs, so a missing Host
+         * reaches reqhead instead of the library's answer with its head sent
+         * twice (see replace_doubled_answer); level 1 there only added that
+         * and a space check on the target, which reqhead makes. 1 when the
+         * same soname is a 1.0 at run time (its level 1). */
+        MHD_OPTION_STRICT_FOR_CLIENT, srv->old_mhd ? 0 : 1,
 #endif
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
@@ -971,6 +1132,11 @@ static void server_free(server *srv)
     for (int i = 0; i < N_ERRORS; i++)
         if (srv->errors[i])
             MHD_destroy_response(srv->errors[i]);
+    if (srv->refused_400)
+        MHD_destroy_response(srv->refused_400);
+    if (srv->refused_501)
+        MHD_destroy_response(srv->refused_501);
+    free(srv->raw_400_fields);
     metrics_free(srv->metrics);
     netaddr_set_free(&srv->trusted);
     free(srv);
@@ -994,6 +1160,21 @@ static uint64_t compressed_bytes(const site_snapshot *s)
     return n;
 }
 
+typedef struct raw_fields {
+    FILE *f;
+    size_t len;
+    int failed;
+} raw_fields;
+
+static enum MHD_Result put_raw_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    raw_fields *rf = cls;
+    if (kind == MHD_HEADER_KIND && fprintf(rf->f, "%s: %s\r\n", key, value ? value : "") < 0)
+        rf->failed = 1;
+    return MHD_YES;
+}
+
 static int build_fixed_responses(server *srv, tomed_error *err)
 {
     const tomed_config *cfg = srv->cfg;
@@ -1003,6 +1184,20 @@ static int build_fixed_responses(server *srv, tomed_error *err)
     int ok = srv->health && srv->ready && srv->not_ready;
     for (int i = 0; i < N_ERRORS; i++)
         ok = ok && (srv->errors[i] = responses_text(cfg, error_body[i], "no-cache")) != NULL;
+    ok = ok && (srv->refused_400 = responses_text(cfg, error_body[0], "no-cache")) &&
+         (srv->refused_501 = responses_text(cfg, refused_body_501, "no-cache")) &&
+         MHD_add_response_header(srv->refused_400, MHD_HTTP_HEADER_CONNECTION, "close") &&
+         MHD_add_response_header(srv->refused_501, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (ok && srv->old_mhd) {
+        /* refused_400's fields as bytes, for replace_doubled_answer */
+        raw_fields rf = {NULL, 0, 0};
+        ok = (rf.f = open_memstream(&srv->raw_400_fields, &rf.len)) != NULL;
+        if (ok) {
+            MHD_get_response_headers(srv->refused_400, put_raw_field, &rf);
+            fputs("\r\n", rf.f);
+            ok = fclose(rf.f) == 0 && !rf.failed;
+        }
+    }
     if (!ok)
         return error_set(err, TOMED_EXIT_RUNTIME, "out of memory");
     MHD_add_response_header(srv->errors[2], MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
@@ -1016,6 +1211,7 @@ int server_bind(const tomed_config *cfg, server **out, tomed_error *err)
     if (!srv)
         return error_set(err, TOMED_EXIT_RUNTIME, "out of memory");
     srv->cfg = cfg;
+    srv->old_mhd = !reqhead_lib_rfc9112(MHD_get_version());
     srv->pub.fd = srv->admin.fd = -1;
     atomic_init(&srv->live.current, NULL);
     atomic_init(&srv->live.acquiring, 0);

@@ -41,10 +41,14 @@ typedef struct reqhead {
     int unknown_coding;      /* a coding other than chunked (501) */
 } reqhead;
 
-/* Start checking a request. target is the request target as received
- * (method and version excluded; NULL if unknown, then not checked); version
- * the protocol string ("HTTP/1.1"; NULL counts as HTTP/1.1). */
-void reqhead_begin(reqhead *h, const char *target, size_t target_len, const char *version);
+/* Nonzero when a request target as received (method and version excluded)
+ * holds no space and no control byte. A server checks it as the request line
+ * arrives: libmicrohttpd then splits the target in place. */
+int reqhead_target_valid(const char *target, size_t n);
+
+/* Start checking a request. version: the protocol string ("HTTP/1.1"; NULL
+ * counts as HTTP/1.1); target_ok: reqhead_target_valid() of its target. */
+void reqhead_begin(reqhead *h, const char *version, int target_ok);
 
 /* One header field, in the order received. folded: the caller saw that this
  * field was continued with obsolete line folding. */
