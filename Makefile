@@ -181,6 +181,7 @@ FUZZ_SRC_log                := log utf8
 FUZZ_SRC_route              := $(LIB_SRC:src/%.c=%)
 FUZZ_SRC_rewrite            := rewrite html
 FUZZ_SRC_csp                := csp html
+FUZZ_SRC_reqhead            := reqhead
 FUZZ_SRC_netaddr            := netaddr
 FUZZ_SRC_html_diff          := csp rewrite html
 FUZZ_SRC_siterules          := siterules path

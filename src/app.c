@@ -27,6 +27,7 @@
 #include "tomed/config.h"
 #include "tomed/diag.h"
 #include "tomed/privilege.h"
+#include "tomed/reqhead.h"
 #include "tomed/server.h"
 #include "tomed/site.h"
 #include "tomed/sveltekit.h"
@@ -137,6 +138,24 @@ static void print_site_rules(const site_snapshot *snap)
     free(text);
 }
 
+/* One line per request check: whether the linked libmicrohttpd refuses such
+ * a request itself or leaves it to tomed (src/reqhead.c). */
+static void print_request_checks(void)
+{
+    const char *lib = MHD_get_version();
+    for (unsigned i = 0; i < REQHEAD_RULES; i++) {
+        const char *what = NULL;
+        int by = reqhead_rule(lib, i, &what);
+        if (by == REQHEAD_BY_LIBRARY)
+            printf("# request check: %s: refused by libmicrohttpd %s\n", what, lib);
+        else if (by == REQHEAD_BY_TOMED)
+            printf("# request check: %s: left to tomed by libmicrohttpd %s\n", what, lib);
+        else
+            printf("# request check: %s: accepted (libmicrohttpd %s; RFC 9112 allows it)\n",
+                   what, lib);
+    }
+}
+
 static int cmd_check(const tomed_config *cfg, tomed_error *err)
 {
     site_snapshot *snap = NULL;
@@ -163,6 +182,7 @@ static int cmd_check(const tomed_config *cfg, tomed_error *err)
     char size[32];
     human_bytes(snap->total_bytes, size, sizeof size);
     printf("# site: %zu files (%s) in %s\n", snap->n_entries, size, cfg->root);
+    print_request_checks();
     free(yaml);
     site_snapshot_unref(snap);
     return 0;

@@ -253,10 +253,12 @@ unsigned reqhead_end(const reqhead *h, const char **reason)
             why = "an empty Transfer-Encoding";
         else if (h->chunked > 1)
             why = "chunked applied more than once";
-        else if (h->unknown_coding)
-            status = 501, why = "a transfer coding other than chunked";
+        /* the body's end is unknown: 400 even if a coding is unknown too
+         * (RFC 9112 §6.3 item 4) */
         else if (h->chunked && !h->chunked_last)
             why = "chunked not the last transfer coding";
+        else if (h->unknown_coding)
+            status = 501, why = "a transfer coding other than chunked";
         else
             status = 0, why = NULL;
     }

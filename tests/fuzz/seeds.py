@@ -415,4 +415,39 @@ out("siterules", "bad_lines", bytes([64]) + z(bad_red, bad_hdr, *paths))
 out("siterules", "small_cap", bytes([2]) + z(red, hdr, *paths))
 out("siterules", "crlf", bytes([64]) + z(red.replace("\n", "\r\n"), hdr.replace("\n", "\r\n"), *paths))
 
+# ---- reqhead: [u8 flags] target \n field \n field ... ----  flags bit0: HTTP/1.0, bit1: no target
+# '~' before a field: the parser saw it folded. The issue-11 shapes, and valid heads.
+reqhead_seeds = {
+    "valid": (0, "/tomeclicker/about", ["Host: example.com", "Accept: */*", "Connection: close"]),
+    "valid_port": (0, "/", ["Host: example.com:8080"]),
+    "valid_ipv6": (0, "/", ["Host: [::1]:8080"]),
+    "valid_ipvfuture": (0, "/", ["Host: [v1.fe80::a+en1]"]),
+    "valid_absolute": (0, "http://[::1]:8080/a?b=c", ["Host: [::1]:8080"]),
+    "valid_cl0": (0, "/", ["host: a", "content-length: 0"]),
+    "valid_chunked": (0, "/", ["Host: a", "Transfer-Encoding: chunked;x=1"]),
+    "valid_http10": (1, "/", ["Accept: */*"]),
+    "two_host": (0, "/", ["Host: a", "Host: b"]),
+    "host_space": (0, "/", ["Host: a b"]),
+    "host_pct": (0, "/", ["Host: a%41b:80", "X: 1"]),
+    "host_userinfo": (0, "/", ["Host: u@a"]),
+    "ws_before_colon": (0, "/", ["Host: a", "X-Bad : 1"]),
+    "two_cl": (0, "/", ["Host: a", "Content-Length: 5", "Content-Length: 6"]),
+    "cl_list": (0, "/", ["Host: a", "Content-Length: 5, 6"]),
+    "cl_negative": (0, "/", ["Host: a", "Content-Length: -1"]),
+    "te_gzip": (0, "/", ["Host: a", "Transfer-Encoding: gzip"]),
+    "te_gzip_chunked": (0, "/", ["Host: a", "Transfer-Encoding: gzip, chunked"]),
+    "te_chunked_gzip": (0, "/", ["Host: a", "Transfer-Encoding: chunked, gzip"]),
+    "te_chunked_twice": (0, "/", ["Host: a", "Transfer-Encoding: chunked", "Transfer-Encoding: chunked"]),
+    "te_and_cl": (0, "/", ["Host: a", "Transfer-Encoding: chunked", "Content-Length: 5"]),
+    "te_http10": (1, "/", ["Transfer-Encoding: chunked"]),
+    "te_empty_elements": (0, "/", ["Host: a", "Transfer-Encoding: , chunked ,"]),
+    "obs_fold": (0, "/", ["Host: a", "~X-Ab: a"]),
+    "no_host": (0, "/", ["Accept: */*"]),
+    "space_target": (0, "/a b", ["Host: a"]),
+    "ctl_value": (0, "/", ["Host: a", "X: a\rb"]),
+    "no_target": (2, "", ["Host: a"]),
+}
+for name, (flags, target, fields) in reqhead_seeds.items():
+    out("reqhead", name, bytes([flags]) + b(target) + b"\n" + b"\n".join(b(f) for f in fields))
+
 print("seeds written under", os.path.join(ROOT, "corpus"))

@@ -197,3 +197,30 @@ def test_valid_requests_keep_the_connection_alive(site):
     # Content-Length: 0 is answered before its (empty) body, which closes
     assert codes[:2] == [200, 200], codes
     assert closed
+
+
+# --------------------------------------------------------------- tomed check
+
+def test_check_says_which_request_checks_are_left_to_tomed():
+    from conftest import SITE_DIR, run_tomed
+    cp = run_tomed("check", "--root", SITE_DIR, "--base", BASE)
+    assert cp.returncode == 0, cp.stderr
+    lines = [l for l in cp.stdout.splitlines() if l.startswith("# request check: ")]
+    assert len(lines) == 12, cp.stdout
+    m = re.search(r"libmicrohttpd (\d+\.\d+\.\d+)", lines[0])
+    assert m, lines[0]
+    version = m.group(1)
+    by = {l.split(": ")[1]: l for l in lines}
+    # tomed's own on every version (issue 14's table: 200 on 0.9.75 and 1.0.1)
+    for what in ("more than one Host", "Host that is not host[:port] (RFC 3986)",
+                 "more than one Content-Length"):
+        assert by[what].endswith("left to tomed by libmicrohttpd " + version), by[what]
+    # what 1.0 refuses itself and 0.9 leaves to tomed
+    for what in ("whitespace before a field's colon", "obsolete line folding",
+                 "Transfer-Encoding with Content-Length", "transfer coding other than chunked"):
+        if version.startswith("0."):
+            assert by[what].endswith("left to tomed by libmicrohttpd " + version), by[what]
+        else:
+            assert by[what].endswith("refused by libmicrohttpd " + version), by[what]
+    bare_lf = by["bare LF line ends"]
+    assert ("accepted" in bare_lf) == version.startswith("0."), bare_lf

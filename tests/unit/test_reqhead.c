@@ -222,6 +222,12 @@ static void test_transfer_encoding(void **state)
     assert_string_equal(why, "chunked applied more than once");
     assert_int_equal(check11(FIELDS("Host: x", "Transfer-Encoding: chunked", "Transfer-Encoding: chunked")),
                      400);
+    assert_int_equal(verdict_of("/", "HTTP/1.1", FIELDS("Host: x", "Transfer-Encoding: chunked, gzip"),
+                                &why),
+                     400);
+    assert_string_equal(why, "chunked not the last transfer coding");
+    assert_int_equal(check11(FIELDS("Host: x", "Transfer-Encoding: chunked", "Transfer-Encoding: gzip")),
+                     400);
     assert_int_equal(check11(FIELDS("Host: x", "Transfer-Encoding: ")), 400);
     assert_int_equal(check11(FIELDS("Host: x", "Transfer-Encoding: ,")), 400);
     assert_int_equal(check11(FIELDS("Host: x", "Transfer-Encoding: chu nked")), 400);
