@@ -43,9 +43,24 @@ typedef struct sig_entry {
     siterules_headerset *set;
 } sig_entry;
 
+/* Redirect rules by their first segment, so a request is matched against
+ * the few rules that can apply rather than all of them (a thousand rules
+ * cost ~25 us a request otherwise). Rules whose first segment is `:name`
+ * or `*` can match anything: they are in `wild`. Both lists keep file
+ * order, which decides between rules. */
+typedef struct first_seg {
+    const char *seg;    /* into the rule's from */
+    size_t len;
+    size_t rule;        /* index into redirects */
+} first_seg;
+
 struct siterules {
     redirect_rule *redirects;
     size_t n_redirects;
+    first_seg *by_seg;  /* sorted by (segment, rule) */
+    size_t n_by_seg;
+    size_t *wild;       /* rule indexes, ascending */
+    size_t n_wild;
     header_rule *headers;
     size_t n_headers;
     char **warnings;
@@ -529,6 +544,44 @@ static void parse_file(siterules *r, enum which which, const char *buf, size_t l
     }
 }
 
+/* The first segment of a site path or pattern ("/a/b" -> "a"; "/" -> ""). */
+static const char *first_segment(const char *p, size_t *len)
+{
+    const char *s = p + 1, *end = strchr(s, '/');
+    *len = end ? (size_t)(end - s) : strlen(s);
+    return s;
+}
+
+static int cmp_seg(const void *a, const void *b)
+{
+    const first_seg *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    int c = memcmp(x->seg, y->seg, x->len);
+    return c ? c : x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+static void index_redirects(siterules *r)
+{
+    if (r->n_redirects == 0)
+        return;
+    r->by_seg = malloc(r->n_redirects * sizeof *r->by_seg);
+    r->wild = malloc(r->n_redirects * sizeof *r->wild);
+    if (!r->by_seg || !r->wild) {
+        r->oom = 1;
+        return;
+    }
+    for (size_t i = 0; i < r->n_redirects; i++) {
+        size_t len;
+        const char *seg = first_segment(r->redirects[i].from, &len);
+        if (len && (seg[0] == ':' || (len == 1 && seg[0] == '*')))
+            r->wild[r->n_wild++] = i;
+        else
+            r->by_seg[r->n_by_seg++] = (first_seg){seg, len, i};
+    }
+    qsort(r->by_seg, r->n_by_seg, sizeof *r->by_seg, cmp_seg);
+}
+
 siterules *siterules_parse(const char *redirects, size_t redirects_len, const char *headers,
                            size_t headers_len)
 {
@@ -539,6 +592,8 @@ siterules *siterules_parse(const char *redirects, size_t redirects_len, const ch
         parse_file(r, REDIRECTS, redirects, redirects_len);
     if (headers)
         parse_file(r, HEADERS, headers, headers_len);
+    if (!r->oom)
+        index_redirects(r);
     if (r->oom) {
         siterules_free(r);
         return NULL;
@@ -555,6 +610,8 @@ void siterules_free(siterules *r)
         free(r->redirects[i].to);
     }
     free(r->redirects);
+    free(r->by_seg);
+    free(r->wild);
     for (size_t i = 0; i < r->n_headers; i++) {
         free(r->headers[i].pattern);
         for (size_t j = 0; j < r->headers[i].n; j++) {
@@ -684,9 +741,30 @@ unsigned siterules_redirect(const siterules *r, const char *sp, char *out, size_
 {
     capture caps[CAPS_MAX + 1];
     size_t ncaps;
-    if (!r || !sp || cap == 0)
+    if (!r || !sp || sp[0] != '/' || cap == 0 || r->n_redirects == 0)
         return 0;
-    for (size_t i = 0; i < r->n_redirects; i++) {
+    /* the rules filed under sp's first segment: the first with it, then on */
+    first_seg key = {NULL, 0, 0};
+    key.seg = first_segment(sp, &key.len);
+    size_t lo = 0, hi = r->n_by_seg;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_seg(&r->by_seg[mid], &key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t s = lo, w = 0;
+    for (;;) {
+        int seg_left = s < r->n_by_seg && r->by_seg[s].len == key.len &&
+                       memcmp(r->by_seg[s].seg, key.seg, key.len) == 0;
+        if (!seg_left && w == r->n_wild)
+            return 0;
+        size_t i;
+        if (seg_left && (w == r->n_wild || r->by_seg[s].rule < r->wild[w]))
+            i = r->by_seg[s++].rule;
+        else
+            i = r->wild[w++];
         const redirect_rule *x = &r->redirects[i];
         if (!pattern_match(x->from, sp, caps, &ncaps))
             continue;

@@ -70,6 +70,30 @@ static void test_redirect_first_match_wins(void **state)
     siterules *r = redirects("/a /first\n/a /second 302\n");
     assert_string_equal(go(r, "/a"), "301 /first");
     siterules_free(r);
+    /* rules are looked up by first segment, but file order still decides
+     * between a literal first segment and a placeholder or splat */
+    r = redirects("/en/x /literal-first\n"
+                  "/:lang/x /wild-second\n"
+                  "/:lang/y /wild-first\n"
+                  "/en/y /literal-second\n"
+                  "/* /catch-all 302\n"
+                  "/en/z /never\n"
+                  "/ /root 307\n");
+    assert_string_equal(go(r, "/en/x"), "301 /literal-first");
+    assert_string_equal(go(r, "/de/x"), "301 /wild-second");
+    assert_string_equal(go(r, "/en/y"), "301 /wild-first");
+    assert_string_equal(go(r, "/en/z"), "302 /catch-all");
+    assert_string_equal(go(r, "/"), "302 /catch-all");
+    assert_string_equal(go(r, "/enx/x"), "301 /wild-second");
+    assert_string_equal(go(r, "/enx/q"), "302 /catch-all");
+    siterules_free(r);
+    r = redirects("/ /root 307\n/a/b /ab\n/a /a1\n/ab /ab1\n");
+    assert_string_equal(go(r, "/"), "307 /root");
+    assert_string_equal(go(r, "/a/b"), "301 /ab");
+    assert_string_equal(go(r, "/a"), "301 /a1");
+    assert_string_equal(go(r, "/ab"), "301 /ab1");
+    assert_string_equal(go(r, "/b"), "none");
+    siterules_free(r);
 }
 
 static void test_splats_and_placeholders(void **state)
