@@ -259,3 +259,12 @@ def test_reload_picks_up_changed_rule_files(tomed, tmp_path):
     assert wait_for(lambda: "reloaded: generation 3" in srv.stderr), srv.stderr
     assert srv.get(f"{BASE}/old").status == 404
     assert "X-Reloaded" not in srv.get(f"{BASE}/").headers
+
+
+def test_watch_reloads_when_only_a_rule_file_changes(tomed, tmp_path):
+    # no page changed, only _redirects: inotify must still bring the rule in
+    root = site(tmp_path, redirects=None, headers=None)
+    srv = tomed.serve(root, "--base", BASE, "--reload.watch", "true")
+    assert srv.get(f"{BASE}/old").status == 404
+    (root / "_redirects").write_text("/old /new 302\n")
+    assert wait_for(lambda: loc(srv, f"{BASE}/old") == (302, f"{BASE}/new")), srv.stderr
