@@ -254,6 +254,10 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
     if (server_admin_port(srv))
         diag(DIAG_NOTICE, "admin endpoints (%s, %s, %s) on port %u", diag_q(cfg->health_path),
              diag_q(cfg->readiness_path), diag_q(cfg->metrics_path), server_admin_port(srv));
+    else if (cfg->metrics_path && cfg->metrics_path[0] && !cfg->admin_public_metrics)
+        diag(DIAG_NOTICE, "%s is answered on admin.listen only, and none is set: metrics are off "
+                          "(admin.public_metrics: true puts them on this port)",
+             diag_q(cfg->metrics_path));
     site_snapshot_unref(snap);
 
     int rc = event_loop(cfg, srv, &set, w);

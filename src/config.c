@@ -126,6 +126,7 @@ static const struct key_def keys[] = {
     {"log.buffer", K_SIZE, F(log_buffer), "256KiB", NULL, 4096, 64u << 20},
     {"admin.listen", K_ADMIN, F(admin_listen), "", NULL, 0, 0},
     {"admin.on_public_listener", K_BOOL, F(admin_on_public), "true", NULL, 0, 1},
+    {"admin.public_metrics", K_BOOL, F(admin_public_metrics), "false", "true", 0, 1},
     {"rewrite.enabled", K_BOOL, F(rewrite_enabled), "true", NULL, 0, 1},
     {"rewrite.build_base", K_HEALTH, F(build_base), "", NULL, 0, 0},
     {"reload.watch", K_BOOL, F(reload_watch), "false", "true", 0, 1},

@@ -234,7 +234,10 @@ void route_decide(const tomed_config *cfg, const site_snapshot *snap, const rout
     if (req->admin || cfg->admin_on_public) {
         static const enum route_kind kinds[3] = {ROUTE_HEALTH, ROUTE_READY, ROUTE_METRICS};
         const char *paths[3] = {cfg->health_path, cfg->readiness_path, cfg->metrics_path};
-        for (int i = 0; i < 3; i++)
+        /* metrics name exact library versions and the traffic: on the public
+         * port only when asked for (admin.public_metrics, on for `serve`) */
+        int n = req->admin || cfg->admin_public_metrics ? 3 : 2;
+        for (int i = 0; i < n; i++)
             if (paths[i] && paths[i][0] && strcmp(path, paths[i]) == 0) {
                 res->kind = kinds[i];
                 res->status = 200;

@@ -89,6 +89,7 @@ typedef struct tomed_config {
     uint64_t log_buffer;     /* bytes of access-log lines queued for a slow stdout; more are dropped */
     char *admin_listen;      /* a second listener serving only health, readiness, metrics; "" none */
     unsigned admin_on_public;/* also answer health/readiness/metrics on the public listener */
+    unsigned admin_public_metrics; /* ...metrics included (off in run mode: versions, counts) */
 
     unsigned rewrite_enabled;/* rewrite the build's base to the mount base in text assets */
     char *build_base;        /* the base the build was made for; "" = read it from index.html */

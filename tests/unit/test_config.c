@@ -155,6 +155,8 @@ static void test_defaults_run(void **state)
     assert_int_equal(cfg->max_url_length, 4096);
     assert_int_equal(cfg->threads, 0);
     assert_int_equal(cfg->shutdown_timeout_s, 10);
+    assert_int_equal(cfg->admin_on_public, 1);
+    assert_int_equal(cfg->admin_public_metrics, 0); /* not on the public port by default */
     assert_null(cfg->config_file);
     config_free(cfg);
 }
@@ -169,6 +171,7 @@ static void test_defaults_serve(void **state)
     assert_string_equal(cfg->root, "./docs");
     assert_string_equal(cfg->listen, "127.0.0.1:4173");
     assert_string_equal(cfg->base, "/");
+    assert_int_equal(cfg->admin_public_metrics, 1); /* the preview keeps one port for all */
     config_free(cfg);
 }
 
