@@ -159,6 +159,9 @@ static void print_request_checks(void)
 static int cmd_check(const tomed_config *cfg, tomed_error *err)
 {
     site_snapshot *snap = NULL;
+    /* a check is asked for its detail: the loader's debug lines (each ignored
+     * precompressed sibling, by name) go to stderr too */
+    diag_set_level(DIAG_DEBUG);
     if (site_load(cfg, 1, &snap, err) < 0)
         return -1;
     char *yaml = config_dump(cfg);

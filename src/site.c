@@ -493,6 +493,8 @@ static site_entry *find_sorted(site_entry *v, size_t n, const char *path)
 static int attach_siblings(site_snapshot *s)
 {
     char base[PATH_MAX];
+    const char *first_fat = NULL; /* the first sibling not smaller, for the summary */
+    size_t fat = 0;
     unsigned char *dropped = calloc(s->n_entries ? s->n_entries : 1, 1);
     if (!dropped)
         return -1;
@@ -517,9 +519,13 @@ static int attach_siblings(site_snapshot *s)
                 break;
             }
             if (sib->size >= owner->size) {
-                /* useless as a variant, and never a file of its own either */
-                diag(DIAG_WARN, "ignoring %s: not smaller than %s", diag_q(sib->path),
+                /* useless as a variant, and never a file of its own either;
+                 * common (a build that gzips every file, tiny ones too), so
+                 * one summary line per load, the names at debug level */
+                diag(DIAG_DEBUG, "ignoring %s: not smaller than %s", diag_q(sib->path),
                      diag_q(owner->path));
+                if (fat++ == 0)
+                    first_fat = sib->path;
                 dropped[i] = 1;
                 break;
             }
@@ -543,6 +549,10 @@ static int attach_siblings(site_snapshot *s)
             break;
         }
     }
+    if (fat)
+        diag(DIAG_WARN, "ignoring %zu precompressed file%s (%s%s): not smaller than the "
+                        "uncompressed file; tomed check lists them",
+             fat, fat == 1 ? "" : "s", diag_q(first_fat), fat == 1 ? "" : ", ...");
     size_t kept = 0;
     for (size_t i = 0; i < s->n_entries; i++) {
         if (dropped[i])

@@ -460,7 +460,7 @@ def test_sibling_not_smaller_is_ignored(tomed, tmp_path):
     check_repr(r, same, "gzip")
     check_repr(ae(srv, "/same.js", "br"), same, "br")
     assert ae(srv, "/same.js.gz", "gzip").status == 404
-    assert "ignoring /same.js.gz: not smaller than /same.js" in srv.stderr
+    assert "ignoring 1 precompressed file (/same.js.gz): not smaller than" in srv.stderr
 
 
 def test_br_sibling_alone_still_gets_gzip(tomed, tmp_path):

@@ -5,12 +5,13 @@ per file must be true to HTTP and safe to print.
   a file with a future mtime gets the load time.
 - File names reach stderr escaped: a newline in a name cannot start a forged
   line of tomed's own log.
+- Precompressed siblings that are not smaller: one summary line per load.
 """
 import email.utils
 import os
 import time
 
-from conftest import FIXED_MTIME, http_date, html, make_tree
+from conftest import FIXED_MTIME, http_date, html, make_tree, run_tomed
 
 
 def http_ts(value):
@@ -51,3 +52,22 @@ def test_file_names_on_stderr_are_escaped(tomed, tmp_path):
     assert f"tomed: [warn] skipping /x\\x0a{forged}: broken symlink" in lines, srv.stderr
     assert "tomed: [warn] skipping /bad\\xff\\x1b[2Jname: broken symlink" in lines, srv.stderr
     assert "\x1b" not in srv.stderr
+
+
+def test_siblings_not_smaller_get_one_summary_line(tomed, tmp_path):
+    """A build that gzips every file, tiny ones too, has many .gz siblings
+    that are not smaller: one line per load says how many, not one each;
+    `tomed check` names them."""
+    files = {"index.html": html("i")}
+    for name in ("a", "b", "c"):
+        files[f"{name}.js"] = "x;"
+        files[f"{name}.js.gz"] = os.urandom(64)   # larger than the 2-byte original
+    root = make_tree(tmp_path / "s", files)
+    srv = tomed.serve(root, "--reload.watch", "false")
+    lines = [ln for ln in srv.stderr.splitlines() if "precompressed" in ln or "not smaller" in ln]
+    assert lines == ["tomed: [warn] ignoring 3 precompressed files (/a.js.gz, ...): not smaller "
+                     "than the uncompressed file; tomed check lists them"], srv.stderr
+    cp = run_tomed("check", "--root", root)
+    assert cp.returncode == 0, cp.stderr
+    for name in ("a", "b", "c"):
+        assert f"tomed: [debug] ignoring /{name}.js.gz: not smaller than /{name}.js" in cp.stderr
