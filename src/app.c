@@ -26,6 +26,7 @@
 #include "tomed/cli.h"
 #include "tomed/config.h"
 #include "tomed/diag.h"
+#include "tomed/prebuild.h"
 #include "tomed/privilege.h"
 #include "tomed/reqhead.h"
 #include "tomed/server.h"
@@ -66,7 +67,9 @@ static int detect_base(tomed_config *cfg, tomed_error *err)
 /* defaults < YAML < TOMED_* < flags, then validation. Caller owns *out. */
 static int build_config(const cli_args *a, char **envp, tomed_config **out, tomed_error *err)
 {
-    tomed_config *cfg = config_new(a->command == CLI_SERVE ? CONFIG_MODE_SERVE : CONFIG_MODE_RUN);
+    tomed_config *cfg = config_new(a->command == CLI_SERVE || a->command == CLI_PRECOMPRESS
+                                       ? CONFIG_MODE_SERVE
+                                       : CONFIG_MODE_RUN);
     *out = cfg;
     if (!cfg)
         return error_set(err, TOMED_EXIT_RUNTIME, "out of memory");
@@ -82,6 +85,8 @@ static int build_config(const cli_args *a, char **envp, tomed_config **out, tome
         return -1;
     if (config_validate(cfg, err) < 0)
         return -1;
+    if (a->command == CLI_PRECOMPRESS)
+        return 0; /* a build step: serves nothing, runs as the build's user */
     if (a->command != CLI_CHECK && privilege_check(cfg, geteuid(), err) < 0)
         return -1;
     return detect_base(cfg, err);
@@ -154,6 +159,27 @@ static void print_request_checks(void)
             printf("# request check: %s: accepted (libmicrohttpd %s; RFC 9112 allows it)\n",
                    what, lib);
     }
+}
+
+/* `tomed precompress DIR`: siblings written at build time (prebuild.h). */
+static int cmd_precompress(const tomed_config *cfg)
+{
+    prebuild_opts o = {.brotli_quality = (int)cfg->brotli_quality,
+                       .gzip_level = (int)cfg->gzip_level,
+                       .min_size = cfg->compress_min_size,
+                       .threads = cfg->threads,
+                       .progress = stderr};
+    prebuild_stats st;
+    int rc = prebuild_dir(cfg->root, &o, &st);
+    char in[32], out[32];
+    human_bytes(st.in_bytes, in, sizeof in);
+    human_bytes(st.out_bytes, out, sizeof out);
+    diag(DIAG_NOTICE,
+         "precompress: %zu compressible of %zu files: %zu siblings written (%s -> %s), %zu up to "
+         "date, %zu not smaller, %zu stale removed, %zu failed",
+         st.compressible, st.files, st.written, in, out, st.up_to_date, st.not_smaller,
+         st.removed, st.failed);
+    return rc;
 }
 
 static int cmd_check(const tomed_config *cfg, tomed_error *err)
@@ -365,7 +391,10 @@ int app_main(int argc, char **argv, char **envp)
     }
     if (build_config(&args, envp, &cfg, &err) < 0)
         goto out;
-    rc = args.command == CLI_CHECK ? cmd_check(cfg, &err) : cmd_serve(cfg, &err);
+    if (args.command == CLI_PRECOMPRESS)
+        rc = cmd_precompress(cfg);
+    else
+        rc = args.command == CLI_CHECK ? cmd_check(cfg, &err) : cmd_serve(cfg, &err);
 out:
     config_free(cfg);
     if (err.status) {

@@ -22,6 +22,8 @@ void cli_usage(FILE *out)
         "  tomed --config FILE           the same as: tomed run --config FILE\n"
         "  tomed check [DIR] [options]   validate the configuration and the site, print the\n"
         "                                effective configuration as YAML\n"
+        "  tomed precompress [DIR]       write x.br and x.gz siblings of DIR's compressible\n"
+        "                                files (where smaller), on every core\n"
         "  tomed version                 print the version and library versions\n"
         "  tomed help                    this text\n"
         "\n"
@@ -82,11 +84,13 @@ int cli_parse(int argc, char **argv, cli_args *a, tomed_error *err)
             a->command = CLI_CHECK;
         else if (strcmp(c, "version") == 0)
             a->command = CLI_VERSION;
+        else if (strcmp(c, "precompress") == 0)
+            a->command = CLI_PRECOMPRESS;
         else if (strcmp(c, "help") == 0)
             a->command = CLI_HELP;
         else
             return error_set(err, TOMED_EXIT_CONFIG,
-                             "unknown command \"%s\" (expected serve, run, check, version or help; "
+                             "unknown command \"%s\" (expected serve, run, check, precompress, version or help; "
                              "see tomed --help)", c);
     }
     for (; i < argc; i++) {
@@ -100,7 +104,8 @@ int cli_parse(int argc, char **argv, cli_args *a, tomed_error *err)
             return 0;
         }
         if (arg[0] != '-' || strcmp(arg, "-") == 0) {
-            if (a->dir || (a->command != CLI_SERVE && a->command != CLI_CHECK))
+            if (a->dir || (a->command != CLI_SERVE && a->command != CLI_CHECK &&
+                           a->command != CLI_PRECOMPRESS))
                 return error_set(err, TOMED_EXIT_CONFIG, "unexpected argument \"%s\" (see tomed --help)", arg);
             a->dir = arg;
             continue;

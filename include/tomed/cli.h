@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include "tomed/error.h"
 
-enum cli_command { CLI_RUN, CLI_SERVE, CLI_CHECK, CLI_VERSION, CLI_HELP };
+enum cli_command { CLI_RUN, CLI_SERVE, CLI_CHECK, CLI_VERSION, CLI_HELP, CLI_PRECOMPRESS };
 
 #define CLI_MAX_SETTINGS 64
 
@@ -21,7 +21,7 @@ typedef struct cli_setting {
 typedef struct cli_args {
     enum cli_command command;
     const char *config_file; /* --config FILE, or NULL */
-    const char *dir;         /* positional site directory (serve, check), or NULL */
+    const char *dir;         /* positional site directory (serve, check, precompress), or NULL */
     cli_setting settings[CLI_MAX_SETTINGS];
     size_t n_settings;
 } cli_args;
