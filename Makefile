@@ -177,6 +177,7 @@ FUZZ_SRC_config_set         := config log utf8 error netaddr
 FUZZ_SRC_sveltekit_detect   := sveltekit path config log utf8 error netaddr
 FUZZ_SRC_glob               := policy
 FUZZ_SRC_log                := log utf8
+FUZZ_SRC_diag               := diag utf8
 # route needs a snapshot, and site.c keeps gaining dependencies: link them all.
 FUZZ_SRC_route              := $(LIB_SRC:src/%.c=%)
 FUZZ_SRC_rewrite            := rewrite html

@@ -450,4 +450,19 @@ reqhead_seeds = {
 for name, (flags, target, fields) in reqhead_seeds.items():
     out("reqhead", name, bytes([flags]) + b(target) + b"\n" + b"\n".join(b(f) for f in fields))
 
+# ---- diag: [u16 cap][u8 flags] bytes ----  flags bit0: escape backslashes (untrusted text)
+diag_seeds = {
+    "plain": (4096, 1, "/docs/index.html"),
+    "newline_forge": (4096, 1, "/x\ntomed: [crit] forged"),
+    "controls": (4096, 0, "\r\t\x1b[2J\x7f\x00end"),
+    "utf8_ok": (4096, 1, "/caf\u00e9/\u65e5\U0001F600"),
+    "utf8_bad": (4096, 1, b"\x80\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xe6\x97"),
+    "unicode_controls": (4096, 1, "a\u0085b\u009bc\u2028d\u202ee\u2066f"),
+    "backslashes": (4096, 1, "a\\x0ab\\\\"),
+    "tight_cap": (6, 0, "ab\ncd"),
+    "long": (64, 1, "\n" * 300),
+}
+for name, (cap, flags, text) in diag_seeds.items():
+    out("diag", name, struct.pack("<HB", cap, flags) + b(text))
+
 print("seeds written under", os.path.join(ROOT, "corpus"))
