@@ -4,14 +4,16 @@
 # A site update rebuilds only this layer; nodes already hold the tomed layers,
 # so they pull a few hundred KiB, and tomed is never rebuilt for a site change.
 #
-# Build context: the SvelteKit app's directory, after `npm run build`
-# (adapter-static writes docs/ there; use build/ if that is your `pages` dir).
-# For the example site in this repository:
+# Build context: the SvelteKit app's directory, after `npm run build`;
+# SITE_DIR is the build directory in it (adapter-static's `pages`: docs/ here,
+# build/ by default in SvelteKit). TOMED_IMAGE is the published tomed image
+# (.github/workflows/image.yml pushes ghcr.io/<owner>/tomed:<tag>; replace
+# OWNER, or pass it). For the example site in this repository:
 #
 #   docker buildx build -f deploy/site.Dockerfile \
 #       --platform linux/arm64,linux/arm/v7,linux/amd64 \
-#       --build-arg TOMED_IMAGE=REGISTRY/tomed:0.1.0 \
-#       -t REGISTRY/tomeclicker-site:$(git rev-parse --short HEAD) --push examples/site
+#       --build-arg TOMED_IMAGE=ghcr.io/OWNER/tomed:v0.1.0 --build-arg SITE_DIR=docs \
+#       -t ghcr.io/OWNER/tomeclicker-site:$(git rev-parse --short HEAD) --push examples/site
 #
 # Nothing here is architecture-specific (COPY needs no shell or RUN), so the
 # multi-arch build is quick and needs no emulation.
@@ -19,12 +21,14 @@
 # The base path (SvelteKit `paths.base`, e.g. /tomeclicker) and everything else
 # tomed needs to know comes from its config file, /etc/tomed/tomed.yaml, which
 # Kubernetes mounts from a ConfigMap; do not bake TOMED_* variables in here:
-# the environment overrides that file.
+# the environment overrides that file. One build serves under any base: tomed
+# rewrites the build's base to its mount base at load (README: "One build, any base").
 #
-# Alternative without a site image: deploy/initcontainer.yaml.
+# Alternative without a site image: deploy/k8s/components/initcontainer.
 
-ARG TOMED_IMAGE=tomed:latest
+ARG TOMED_IMAGE=ghcr.io/OWNER/tomed:v0.1.0
 FROM ${TOMED_IMAGE}
+ARG SITE_DIR=docs
 # COPY makes the files root's (tomed, UID 65532, only reads them) and keeps
 # their modes: files must be world-readable, as npm's build leaves them.
-COPY docs/ /srv/docs/
+COPY ${SITE_DIR}/ /srv/docs/
