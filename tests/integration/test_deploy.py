@@ -613,6 +613,34 @@ def test_argocd_applications_validate():
     assert app["spec"]["destination"]["namespace"] == OVERLAYS["production"][0]
 
 
+def test_manifests_repo_kustomization(tmp_path):
+    """The example for a separate manifests repository: a remote base pinned
+    to a release, plus the cluster's own host and image. Rendered here with
+    the remote base replaced by this checkout's overlay (no network)."""
+    src = ARGOCD / "manifests-repo" / "kustomization.yaml"
+    text = src.read_text()
+    m = re.search(r"^  - https://github\.com/OWNER/tomed//(\S+)\?ref=(v\d+\.\d+\.\d+)$", text, re.M)
+    assert m, "the remote base must be pinned to a release tag"
+    assert (REPO_ROOT / m.group(1) / "kustomization.yaml").exists(), m.group(1)
+    d = tmp_path / "apps" / "tomed"
+    d.mkdir(parents=True)
+    (d / "kustomization.yaml").write_text(text.replace(m.group(0)[4:], os.path.relpath(REPO_ROOT / m.group(1), d)))
+    objs = fallback_render(d)
+    if kubectl():
+        assert objs == kubectl_kustomize(d)
+    cp = validate(objs)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    ing = one(objs, "Ingress", "tomed")
+    assert ing["spec"]["rules"][0]["host"] == ing["spec"]["tls"][0]["hosts"][0] == "tomeclicker.example.org"
+    assert ing["spec"]["ingressClassName"] == "nginx"
+    _, _, ctr = server_parts(objs)
+    assert ctr["image"] == "ghcr.io/OWNER/tomeclicker-frontend:v0.1.0"
+    apps = json.loads(run_node("render.mjs", "--from-yaml", ARGOCD / "application-manifests-repo.yaml").stdout)
+    (app,) = apps
+    assert app["spec"]["source"]["path"] == "apps/tomed"
+    assert app["spec"]["destination"]["namespace"] == "tomed"
+
+
 def test_validator_rejects_unknown_fields_and_bad_values():
     """The schemas alone accept unknown fields; validate.mjs must not."""
     dep = one(render(K8S / "overlays" / "production"), "Deployment")

@@ -1,5 +1,6 @@
 """A real Prometheus (Debian's package) scraping tomed, the alert and recording
-rules in deploy/prometheus, and the Grafana dashboard in deploy/grafana.
+rules in deploy/prometheus, and the Grafana dashboard in
+deploy/k8s/components/grafana-dashboard.
 
 One Prometheus for the module: it scrapes tomed's admin listener as a pod
 found by its prometheus.io/* annotations is scraped in Kubernetes (job
