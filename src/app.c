@@ -184,16 +184,17 @@ static int cmd_precompress(const tomed_config *cfg)
 
 /* Memory a `tomed serve` of this snapshot holds, for sizing a container
  * (deploy/README.md "Sizing"). Calibrated against VmRSS of tomed serve on
- * x86_64 (2026-12-06): the example site (27 files) 9.2 MiB once loaded;
- * generated sites of 1,000 and 10,000 files of 1-4 KB 14.5 and 62.5 MiB, and
- * 27.1 and 176 MiB once their br/gzip variants were made. Per file and per
- * variant, tomed keeps the prebuilt responses (header lists) besides the
- * bytes, hence the fixed costs; generated variants are assumed half the
- * file's size, as text compresses to at most that. */
+ * x86_64 (2026-12-06, the streaming compressor): the example site (27 files)
+ * 9.2 MiB once loaded, 10.2 with its variants; generated sites of 1,000 and
+ * 10,000 files of 1-4 KB 14.5 and 62.5 MiB once loaded, 23.8 MiB for the
+ * first with its 2,054 br/gzip variants. Per file and per variant tomed keeps
+ * the prebuilt responses (header lists) besides the bytes, hence the fixed
+ * costs; generated variants are assumed half the file's size, as text
+ * compresses to at most that. */
 #define SIZING_BASELINE (8800ull << 10)  /* process, libraries, listeners, one file */
 #define SIZING_PER_FILE 3072ull          /* entry, path, hash slot, responses */
-#define SIZING_PER_VARIANT 5120ull       /* variant and its responses */
-#define SIZING_COMPRESSOR (1ull << 20)   /* what brotli's scratch leaves behind */
+#define SIZING_PER_VARIANT 3584ull       /* variant and its responses */
+#define SIZING_COMPRESSOR (768ull << 10) /* what the compressor's scratch leaves behind */
 
 static void print_memory_estimate(const tomed_config *cfg, const site_snapshot *snap)
 {
@@ -221,16 +222,15 @@ static void print_memory_estimate(const tomed_config *cfg, const site_snapshot *
                       n_siblings * SIZING_PER_VARIANT;
     uint64_t compressed = n_generated ? generated + n_generated * SIZING_PER_VARIANT +
                                             SIZING_COMPRESSOR : 0;
-    char a[32], b[32], c[32], d[32], f[32];
-    human_bytes(loaded + compressed, a, sizeof a);
-    human_bytes(loaded, b, sizeof b);
-    human_bytes(held + siblings, c, sizeof c);
-    human_bytes(compressed, d, sizeof d);
-    human_bytes(cfg->compress_memory_max, f, sizeof f);
-    printf("# memory: about %s resident when serving: %s once loaded (%zu files, %s of them "
-           "and %zu precompressed siblings held in memory) + %s for about %zu generated "
-           "variants (compression.memory_max %s); add about 35 KiB per busy connection\n",
-           a, b, snap->n_entries, c, n_siblings, d, n_generated, f);
+    /* in MiB throughout: the unit container memory is sized in */
+    const double mib = 1024.0 * 1024.0;
+    printf("# memory: about %.1f MiB resident when serving: %.1f MiB once loaded (%zu files, "
+           "%.1f MiB of them and %zu precompressed siblings held in memory) + %.1f MiB for about "
+           "%zu generated variants (compression.memory_max %.1f MiB); add about 35 KiB per busy "
+           "connection\n",
+           (double)(loaded + compressed) / mib, (double)loaded / mib, snap->n_entries,
+           (double)(held + siblings) / mib, n_siblings, (double)compressed / mib, n_generated,
+           (double)cfg->compress_memory_max / mib);
 }
 
 static int cmd_check(const tomed_config *cfg, tomed_error *err)

@@ -56,7 +56,7 @@ TRAEFIK_PEER = {
     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
     "podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}}}
 # deploy/README.md "Sizing": what tomed check's estimate leaves out.
-BROTLI_SCRATCH = 8 << 20     # quality 11 while compressing at start (peak 16.9 MiB on the example site)
+BROTLI_SCRATCH = 8 << 20     # quality 11 while compressing at start (peak 14.8 MiB on the example site)
 PER_CONNECTION = 35 << 10    # 19 MiB under 256 busy connections, 10.3 idle (docs/reliability.md)
 PROMETHEUS_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
 
@@ -718,9 +718,9 @@ def test_manifests_agree(overlay, world_tmp):
     # limit that plus every connection tomed admits
     res = ctr["resources"]
     cp = run_tomed("check", "--config", cfg_dir / "tomed.yaml", env={**env, "TOMED_ROOT": str(SITE_DIR)})
-    m = re.search(r"^# memory: about ([\d.]+) (KiB|MiB) resident", cp.stdout, re.M)
+    m = re.search(r"^# memory: about ([\d.]+) MiB resident", cp.stdout, re.M)
     assert m, cp.stdout[-400:]
-    need = float(m.group(1)) * (1 << (10 if m.group(2) == "KiB" else 20)) + BROTLI_SCRATCH
+    need = float(m.group(1)) * (1 << 20) + BROTLI_SCRATCH
     assert quantity(res["requests"]["memory"]) >= need, (res, need)
     assert quantity(res["limits"]["memory"]) >= need + cfg["limits.max_connections"] * PER_CONNECTION
 
