@@ -525,11 +525,20 @@ static enum MHD_Result feed_field(void *cls, enum MHD_ValueKind kind, const char
 
 /* reqhead's verdict on this request's head: 0, 400 or 501. */
 static unsigned check_head(server *srv, const conn_state *cs, struct MHD_Connection *c,
-                           const char *version)
+                           const char *method, const char *version)
 {
     reqhead h;
     head_feed f = {&h, srv->old_mhd};
     reqhead_begin(&h, version, cs->target_ok);
+    if (srv->old_mhd) {
+        /* 0.9 parses the request in place in its read buffer, the method
+         * first; the header size counts from there to the end of the blank
+         * line, and that much has been received, so it is all readable. */
+        const union MHD_ConnectionInfo *hs =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+        if (hs && method)
+            reqhead_block(&h, method, hs->header_size);
+    }
     MHD_get_connection_values_n(c, MHD_HEADER_KIND, feed_field, &f);
     const char *why = NULL;
     unsigned status = reqhead_end(&h, &why);
@@ -564,7 +573,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs->counted = 1;
         cs->target_nul = target_has_nul(cs, url, version);
         cs->awaiting_header = 0;
-        unsigned refused = check_head(srv, cs, c, version);
+        unsigned refused = check_head(srv, cs, c, method, version);
         cs->target = NULL;
         forwarded_client(srv, cs, c);
         atomic_fetch_add_explicit(&srv->in_flight, 1, memory_order_relaxed);

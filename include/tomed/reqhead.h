@@ -39,6 +39,9 @@ typedef struct reqhead {
     unsigned chunked;        /* "chunked" codings seen, over all Transfer-Encoding fields */
     int chunked_last;        /* the last coding seen was chunked */
     int unknown_coding;      /* a coding other than chunked (501) */
+    const char *block;       /* reqhead_block's, or NULL */
+    size_t block_len;
+    const char *block_pos;   /* the end of the last field checked in it */
 } reqhead;
 
 /* Nonzero when a request target as received (method and version excluded)
@@ -49,6 +52,19 @@ int reqhead_target_valid(const char *target, size_t n);
 /* Start checking a request. version: the protocol string ("HTTP/1.1"; NULL
  * counts as HTTP/1.1); target_ok: reqhead_target_valid() of its target. */
 void reqhead_begin(reqhead *h, const char *version, int target_ok);
+
+/*
+ * For a parser that keeps the header where it was received (libmicrohttpd
+ * 0.9): block is the request as it lies in the parser's buffer, from its
+ * request line to the end of the blank line after the header, readable for
+ * n bytes. Each field's name and value must then point into it, in order,
+ * and between one field's value and the next name (and after the last value)
+ * only line ends, whitespace and the NULs the parser wrote over them may lie.
+ * Anything else is a line the parser did not hand over: a value it cut at a
+ * NUL, or a line starting with ':' that 0.9.75 takes for the end of the
+ * header (the rest then becomes the next request). Call before the fields.
+ */
+void reqhead_block(reqhead *h, const char *block, size_t n);
 
 /* One header field, in the order received. folded: the caller saw that this
  * field was continued with obsolete line folding. */
@@ -72,7 +88,7 @@ int reqhead_host_valid(const char *v, size_t n);
  * cannot see it and the RFC allows accepting it), -1 when i is out of range.
  */
 enum { REQHEAD_BY_TOMED, REQHEAD_BY_LIBRARY, REQHEAD_ACCEPTED };
-#define REQHEAD_RULES 12
+#define REQHEAD_RULES 14
 int reqhead_rule(const char *mhd_version, unsigned i, const char **what);
 
 /* Nonzero when mhd_version is 1.0 or later: its parser follows RFC 9112

@@ -5,13 +5,19 @@
  * target, each further one a field "name:value" cut at its first ':' (a
  * line without one is a field with an empty value). A line starting with
  * '~' is a field the parser saw folded. flags bit 0: HTTP/1.0 (else 1.1);
- * bit 1: no target known (target_ok 1).
+ * bit 1: no target known (target_ok 1); bit 2 and up: see reqhead_block below.
  *
  * Checked on top of ASan/UBSan: the verdict is 0, 400 or 501, with a reason
  * exactly when it is not 0; it equals what reference() works out, written
  * separately and plainly from RFC 9110/9112; reqhead_host_valid agrees with
  * host_reference(); and feeding the same fields again to a fresh state gives
  * the same verdict (no hidden state).
+ *
+ * reqhead_block: the fields are also laid out in one exact-size block as
+ * libmicrohttpd 0.9.75 leaves them ("name\0 value\0\n" per line) and fed
+ * from it: the verdict must not change; with flags bit 2, a stray byte
+ * ('x', before the line flags >> 3 picks) is put between two lines, and
+ * the verdict must be 400.
  */
 #include "fuzz_util.h"
 
@@ -163,10 +169,13 @@ static unsigned reference(int http10, int target_ok, const field *f, size_t nf)
     return unknown ? 501 : 0;
 }
 
-static unsigned run(int http10, int target_ok, const field *f, size_t nf)
+static unsigned run_in(const char *block, size_t bn, int http10, int target_ok, const field *f,
+                       size_t nf)
 {
     reqhead h;
     reqhead_begin(&h, http10 ? "HTTP/1.0" : "HTTP/1.1", target_ok);
+    if (block)
+        reqhead_block(&h, block, bn);
     for (size_t i = 0; i < nf; i++)
         reqhead_field(&h, f[i].name, f[i].nl, f[i].value, f[i].vl, f[i].folded);
     const char *why = NULL;
@@ -174,6 +183,60 @@ static unsigned run(int http10, int target_ok, const field *f, size_t nf)
     CHECKF(st == 0 || st == 400 || st == 501, "status %u", st);
     CHECKF((st == 0) == (why == NULL), "status %u reason %s", st, why ? why : "(null)");
     return st;
+}
+
+static unsigned run(int http10, int target_ok, const field *f, size_t nf)
+{
+    return run_in(NULL, 0, http10, target_ok, f, nf);
+}
+
+/* The fields laid out as 0.9.75 leaves them, after a request line; stray > 0
+ * puts an 'x' before line stray (nf + 1: after the last one). */
+static void check_block(int http10, int target_ok, const field *f, size_t nf, unsigned plain,
+                        size_t stray)
+{
+    static const char line0[] = "GET\0/\0HTTP/1.1\0\n";
+    size_t n = sizeof line0 - 1 + 2 + (stray ? 1 : 0);
+    for (size_t i = 0; i < nf; i++)
+        n += f[i].nl + 2 + f[i].vl + 2;
+    char *block = malloc(n);
+    field *g = malloc((nf ? nf : 1) * sizeof *g);
+    CHECK(block && g);
+    size_t p = sizeof line0 - 1;
+    memcpy(block, line0, p);
+    for (size_t i = 0; i <= nf; i++) {
+        if (stray == i + 1)
+            block[p++] = 'x';
+        if (i == nf)
+            break;
+        g[i] = f[i];
+        g[i].name = block + p;
+        memcpy(block + p, f[i].name, f[i].nl);
+        p += f[i].nl;
+        block[p++] = '\0';
+        block[p++] = ' ';
+        g[i].value = block + p;
+        memcpy(block + p, f[i].value, f[i].vl);
+        p += f[i].vl;
+        block[p++] = '\0';
+        block[p++] = '\n';
+    }
+    block[p++] = '\0';
+    block[p++] = '\n';
+    CHECK(p == n);
+    unsigned got = run_in(block, n, http10, target_ok, g, nf);
+    /* a folded field's name is not looked for in the block, so its place
+     * proves nothing; an empty header leaves nothing to compare */
+    int folded = 0;
+    for (size_t i = 0; i < nf; i++)
+        folded |= f[i].folded;
+    if (!stray)
+        CHECKF(got == plain, "in a block %u, alone %u", got, plain);
+    else if (nf && !folded)
+        CHECKF(got == 400 || (stray == 1 && got == plain),
+               "a stray byte before line %zu gives %u", stray, got);
+    free(g);
+    free(block);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -212,6 +275,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     unsigned got = run(http10, target_ok, f, nf);
+    size_t stray_at = flags >> 3;
+    check_block(http10, target_ok, f, nf, got, (flags & 4) ? stray_at % (nf + 1) + 1 : 0);
     unsigned want = reference(http10, target_ok, f, nf);
     CHECKF(got == want, "reqhead says %u, the reference %u", got, want);
     CHECK(run(http10, target_ok, f, nf) == got);

@@ -446,6 +446,8 @@ reqhead_seeds = {
     "space_target": (0, "/a b", ["Host: a"]),
     "ctl_value": (0, "/", ["Host: a", "X: a\rb"]),
     "no_target": (2, "", ["Host: a"]),
+    "block_stray_after_host": (4 | (1 << 3), "/", ["Host: a", "X-A: b", "X-C: c"]),
+    "block_stray_at_end": (4 | (2 << 3), "/", ["Host: a", "X-A: b"]),
 }
 for name, (flags, target, fields) in reqhead_seeds.items():
     out("reqhead", name, bytes([flags]) + b(target) + b"\n" + b"\n".join(b(f) for f in fields))

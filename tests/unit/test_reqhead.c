@@ -248,6 +248,79 @@ static void test_first_reason_wins(void **state)
     assert_string_equal(why, "a space or control byte in the request target");
 }
 
+/* A header block laid out as libmicrohttpd 0.9.75 leaves it: each line in
+ * place, the colon and the line ends overwritten with NULs. Fields are fed
+ * from it; returns the verdict. */
+static unsigned block_verdict(char *block, size_t n)
+{
+    reqhead h;
+    reqhead_begin(&h, "HTTP/1.1", 1);
+    reqhead_block(&h, block, n);
+    char *line = block + sizeof "GET\0/\0HTTP/1.1\0" - 1; /* past the request line */
+    while (line < block + n) {
+        while (line < block + n && (*line == '\0' || *line == '\n' || *line == '\r'))
+            line++;
+        if (line >= block + n)
+            break;
+        char *colon = memchr(line, '\0', (size_t)(block + n - line));
+        assert_non_null(colon);
+        char *v = colon + 1;
+        while (*v == ' ')
+            v++;
+        size_t vl = strlen(v);
+        reqhead_field(&h, line, (size_t)(colon - line), v, vl, 0);
+        line = v + vl;
+    }
+    return reqhead_end(&h, NULL);
+}
+
+static void test_block_layout(void **state)
+{
+    (void)state;
+    /* what 0.9.75 leaves of "GET / HTTP/1.1\r\nHost: a\r\nX-A: b  \r\n\r\n" */
+    char ok[] = "GET\0/\0HTTP/1.1\0\nHost\0 a\0\nX-A\0 b  \0\n\0\n";
+    assert_int_equal(block_verdict(ok, sizeof ok - 1), 0);
+    /* bare LF line ends */
+    char lf[] = "GET\0/\0HTTP/1.1\0Host\0 a\0\0";
+    assert_int_equal(block_verdict(lf, sizeof lf - 1), 0);
+    /* "X-A: a\0b": the library hands over "a", "b" is left between fields */
+    char nul[] = "GET\0/\0HTTP/1.1\0\nHost\0 a\0\nX-A\0 a\0b\0\nX-C\0 c\0\n\0\n";
+    assert_int_equal(block_verdict(nul, sizeof nul - 1), 400);
+    /* ": x" ends 0.9.75's header: left after the last field it handed over */
+    char colon[] = "GET\0/\0HTTP/1.1\0\nHost\0 a\0\n\0 x\0\n";
+    reqhead h;
+    const char *why = NULL;
+    reqhead_begin(&h, "HTTP/1.1", 1);
+    reqhead_block(&h, colon, sizeof colon - 1);
+    reqhead_field(&h, colon + 16, 4, colon + 22, 1, 0);
+    assert_int_equal(reqhead_end(&h, &why), 400);
+    assert_non_null(strstr(why, "starting with a colon"));
+    /* a field that does not point into the block, or out of order */
+    char other[] = "Host";
+    reqhead_begin(&h, "HTTP/1.1", 1);
+    reqhead_block(&h, ok, sizeof ok - 1);
+    reqhead_field(&h, other, 4, "a", 1, 0);
+    assert_int_equal(reqhead_end(&h, &why), 400);
+    assert_string_equal(why, "a field outside the request header");
+    reqhead_begin(&h, "HTTP/1.1", 1);
+    reqhead_block(&h, ok, sizeof ok - 1);
+    reqhead_field(&h, ok + 16, 4, ok + 22, 1, 0); /* Host = a */
+    reqhead_field(&h, ok + 25, 3, ok + 30, 3, 0); /* X-A = "b  " */
+    assert_int_equal(reqhead_end(&h, NULL), 0);
+    reqhead_begin(&h, "HTTP/1.1", 1);
+    reqhead_block(&h, ok, sizeof ok - 1);
+    reqhead_field(&h, ok + 25, 3, ok + 30, 3, 0); /* X-A first */
+    reqhead_field(&h, ok + 16, 4, ok + 22, 1, 0); /* then Host, before it */
+    assert_int_equal(reqhead_end(&h, NULL), 400);
+    /* a folded field is not looked for in the block (its name moved) */
+    reqhead_begin(&h, "HTTP/1.1", 1);
+    reqhead_block(&h, ok, sizeof ok - 1);
+    reqhead_field(&h, ok + 16, 4, ok + 22, 1, 0);
+    reqhead_field(&h, other, 4, ok + 30, 3, 1);
+    assert_int_equal(reqhead_end(&h, &why), 400);
+    assert_string_equal(why, "obsolete line folding");
+}
+
 static void test_rules_per_library_version(void **state)
 {
     (void)state;
@@ -292,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_content_length),
         cmocka_unit_test(test_transfer_encoding),
         cmocka_unit_test(test_first_reason_wins),
+        cmocka_unit_test(test_block_layout),
         cmocka_unit_test(test_rules_per_library_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
