@@ -90,7 +90,8 @@ def guest_rss(pid):
 
 def serve(binary, emulated):
     argv = [str(binary), "run", "--root", str(SITE), "--listen", "127.0.0.1:0", "--base", BASE,
-            "--log.access", "off", "--server.drain-delay", "0"]
+            "--log.access", "off", "--server.drain-delay", "0",
+            "--admin.public-metrics", "true"]  # it reads RSS from /metrics on this port
     if emulated:
         argv = [str(REPO / "tests/arch/qemu-run")] + argv
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOMED_")}

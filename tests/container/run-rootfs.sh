@@ -72,8 +72,10 @@ pass "image holds only /tomed, $(wc -l <"$tmp/copied") libraries (= ldd), $inter
 mkdir "$root/proc" "$root/dev"
 
 # ---- run it: ENTRYPOINT ["/tomed"] CMD ["run", "--config", "/etc/tomed/tomed.yaml"]
+# With an admin listener, as the Deployment's tomed.yaml sets one (admin.listen
+# ":9090"): `tomed run` answers /metrics only there.
 start=$(date +%s)
-unshare --mount --pid --net --uts --ipc --fork --kill-child --propagation private \
+TOMED_ADMIN_LISTEN=:9090 unshare --mount --pid --net --uts --ipc --fork --kill-child --propagation private \
     sh -c '
         set -e
         r=$1; uid=$2
@@ -104,7 +106,7 @@ done
 get() {  # PATH [curl options] -> prints "STATUS" (body in $tmp/body, headers in $tmp/headers)
     p=$1; shift
     nsenter --target "$pid" --net curl -sS --max-time 5 -o "$tmp/body" -D "$tmp/headers" \
-        -w '%{http_code}' "$@" "http://127.0.0.1:8080$p" 2>>"$tmp/curl" || echo 000
+        -w '%{http_code}' "$@" "http://127.0.0.1:${port:-8080}$p" 2>>"$tmp/curl" || echo 000
 }
 for _ in $(seq 100); do
     [ "$(get /healthz)" = 200 ] && break
@@ -147,10 +149,13 @@ expect 200 "/$asset"
 grep -qi '^cache-control: public, max-age=31536000, immutable' "$tmp/headers" || fail "GET /$asset: $(grep -i '^cache-control' "$tmp/headers")"
 expect 404 /no-such-page
 expect 200 /readyz
+expect 404 /metrics   # not on the site's port (admin.public_metrics: false)
+port=9090
 expect 200 /metrics
+port=8080
 rss=$(awk '$1 == "process_resident_memory_bytes" { printf "%d", $2 }' "$tmp/body")
 [ "${rss:-0}" -gt 0 ] || fail "/metrics: process_resident_memory_bytes is ${rss:-missing}"
-pass "/, /about, /$asset (immutable), 404, /healthz, /readyz, /metrics (RSS $((rss / 1024)) KiB)"
+pass "/, /about, /$asset (immutable), 404, /healthz, /readyz, /metrics on :9090 only (RSS $((rss / 1024)) KiB)"
 
 # ---- SIGTERM to PID 1: drain (readiness 503), then exit 0
 t0=$(date +%s)
