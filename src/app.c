@@ -290,6 +290,7 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
      * prebuilt responses), so the shared lock costs nothing measurable. */
     mallopt(M_ARENA_MAX, 1);
 #endif
+    server_raise_fd_limit();
 
     /* Bind, drop privileges, then load: binding a port below 1024 is the one
      * thing that needs root. The site is read as server.user, so a file only

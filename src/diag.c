@@ -140,6 +140,17 @@ const char *diag_q(const char *s)
 
 /* ------------------------------------------------------------------ output */
 
+/* While the server runs, lines go to its queue instead (server.c), so a
+ * stalled reader of stderr never blocks the thread that reports. */
+static diag_sink_fn diag_sink;
+static void *diag_sink_ctx;
+
+void diag_set_sink(diag_sink_fn sink, void *ctx)
+{
+    diag_sink = sink;
+    diag_sink_ctx = ctx;
+}
+
 void diag(int level, const char *fmt, ...)
 {
     int lvl = level & ~DIAG_BARE;
@@ -165,6 +176,10 @@ void diag(int level, const char *fmt, ...)
                          (size_t)n >= sizeof msg);
     line[o++] = '\n';
 
+    if (diag_sink) {
+        diag_sink(diag_sink_ctx, line, o);
+        return;
+    }
     /* one write: atomic against other threads' lines (o <= PIPE_BUF) */
     for (size_t off = 0; off < o;) {
         ssize_t w = write(STDERR_FILENO, line + off, o - off);

@@ -411,8 +411,8 @@ static void metrics_render_server(FILE *f, const metrics *m)
                    "limits.header_timeout.");
     fprintf(f, "tomed_http_header_timeouts_total %" PRIu64 "\n", METRICS_GET(m->header_timeouts));
     metrics_family(f, "tomed_log_lines_dropped_total", "counter",
-                   "Access-log lines dropped because stdout was not read fast enough "
-                   "(log.buffer was full).");
+                   "Log lines dropped because their reader was too slow: access-log lines "
+                   "(stdout, log.buffer full) and tomed's own messages (stderr).");
     fprintf(f, "tomed_log_lines_dropped_total %" PRIu64 "\n", METRICS_GET(m->log_dropped));
 
     metrics_family(f, "tomed_snapshot_files", "gauge", "Files in the live snapshot.");

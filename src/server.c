@@ -16,6 +16,7 @@
  * "Connection: close" to every request, losing keep-alive.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
 #include <netdb.h>
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -54,6 +56,7 @@ enum { N_ERRORS = 5 };
 /* At shutdown, queued access-log lines get this long to reach stdout: a
  * reader that has stalled must not hold up the exit. */
 #define LOG_FLUSH_MS 1000
+#define ERROR_LOG_BUFFER (64u * 1024)
 
 /* One listening daemon; the handler's closure. */
 typedef struct listener {
@@ -121,6 +124,7 @@ struct server {
     atomic_int draining;
     enum log_format log_format;
     log_queue *access_log;      /* lines on their way to stdout */
+    log_queue *error_log;       /* diag()'s lines on their way to stderr */
     metrics *metrics;
     struct MHD_Response *health, *ready, *not_ready;
     struct MHD_Response *errors[N_ERRORS];
@@ -607,6 +611,14 @@ static uint64_t elapsed_us(const struct timespec *start)
     return us > 0 ? (uint64_t)us : 0;
 }
 
+/* diag()'s sink while serving: a full queue drops the line and counts it. */
+static void queue_error_line(void *ctx, const char *line, size_t len)
+{
+    server *srv = ctx;
+    if (log_queue_push(srv->error_log, line, len) < 0)
+        metrics_log_dropped(srv->metrics);
+}
+
 static void log_request(server *srv, struct MHD_Connection *c, const conn_state *cs,
                         uint64_t us)
 {
@@ -1030,6 +1042,89 @@ static unsigned thread_count(const tomed_config *cfg)
     return n > 0 ? (unsigned)n : 1;
 }
 
+/*
+ * Descriptors. Every connection costs one (two while a range of a large file
+ * is sent), and each generation of the site one per large file plus the
+ * duplicate its prebuilt response keeps. When accept(2) fails with EMFILE,
+ * libmicrohttpd 0.9.75 stops accepting only if that daemon (each thread of a
+ * pool is one) already has a connection; one without any keeps polling the
+ * listening socket, which stays readable, and spins (daemon.c,
+ * MHD_accept_connection: "Will try busy waiting"). And a reload that meets
+ * EMFILE fails. So the connection limits are sized below the descriptor
+ * limit, keeping a reserve for two more generations (the one a reload loads
+ * while the live and the previous one are still open) and for tomed's own
+ * descriptors; connections beyond the limit wait in the listen backlog,
+ * costing nothing.
+ */
+#define FD_SLACK 32u          /* the loader's directory walk, signalfd, inotify, /proc reads */
+#define ADMIN_CONNECTIONS 16u /* probes and a scraper */
+
+void server_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* Descriptors open now, or -1 without /proc. */
+static long fds_open(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    long n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own */
+}
+
+/* Descriptors one generation of the site holds. */
+static uint64_t generation_fds(const site_snapshot *s)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; s && i < s->n_entries; i++) {
+        const site_entry *e = &s->entries[i];
+        n += e->fd >= 0;
+        for (int k = ENC_BR; k < ENC_COUNT; k++) {
+            const site_variant *v = site_entry_variant(e, (enum encoding)k);
+            n += v && v->fd >= 0;
+        }
+    }
+    return 2 * n; /* its own and its prebuilt response's */
+}
+
+/* The connections the public (or admin) listener may hold without running
+ * out of descriptors; at least 1. */
+static unsigned connection_limit(server *srv, int admin, unsigned threads)
+{
+    const tomed_config *cfg = srv->cfg;
+    unsigned want = admin ? ADMIN_CONNECTIONS : cfg->max_connections;
+    struct rlimit rl;
+    long open = fds_open();
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || open < 0)
+        return want;
+    site_snapshot *s = site_live_acquire(&srv->live);
+    uint64_t gen = generation_fds(s);
+    site_snapshot_unref(s);
+    /* each polling thread's wake-up descriptor (and epoll set), and the
+     * admin listener's connections when this is the public one */
+    uint64_t reserve = 2 * gen + FD_SLACK + 2 * (uint64_t)threads;
+    if (!admin && cfg->admin_listen && cfg->admin_listen[0])
+        reserve += ADMIN_CONNECTIONS + 2;
+    int64_t budget = (int64_t)rl.rlim_cur - open - (int64_t)reserve;
+    unsigned limit = budget < 1 ? 1 : budget < (int64_t)want ? (unsigned)budget : want;
+    if (limit < want && !admin)
+        diag(DIAG_NOTICE, "at most %u connections, not limits.max_connections %u: the "
+                          "descriptor limit is %llu (ulimit -n) and %llu are kept for the "
+                          "site and reloads",
+             limit, want, (unsigned long long)rl.rlim_cur, (unsigned long long)(open + reserve));
+    return limit;
+}
+
 /* Bind l's socket; nothing is accepted until start_listener. */
 static int bind_listener(server *srv, listener *l, int admin, const char *addr, tomed_error *err)
 {
@@ -1075,7 +1170,7 @@ static int start_listener(server *srv, listener *l, const char *addr, unsigned t
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, l,
         MHD_OPTION_LISTEN_SOCKET, l->fd,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        MHD_OPTION_CONNECTION_LIMIT, connection_limit(srv, l->admin, threads),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem_limit,
@@ -1131,6 +1226,8 @@ static void server_free(server *srv)
     stop_listener(&srv->admin);
     /* no request is left to log: write out what is queued, for a bounded time */
     log_queue_stop(srv->access_log, LOG_FLUSH_MS);
+    diag_set_sink(NULL, NULL); /* only this thread is left */
+    log_queue_stop(srv->error_log, LOG_FLUSH_MS);
     pthread_mutex_destroy(&srv->conns_lock);
     site_live_swap(&srv->live, NULL);
     site_live_swap(&srv->previous, NULL);
@@ -1253,6 +1350,8 @@ int server_start(server *srv, site_snapshot *snap, tomed_error *err)
     int fmt = log_parse_format(cfg->access_log);
     srv->log_format = fmt < 0 ? LOG_OFF : (enum log_format)fmt;
     srv->metrics = metrics_new(time(NULL));
+    if ((srv->error_log = log_queue_start(STDERR_FILENO, ERROR_LOG_BUFFER)))
+        diag_set_sink(queue_error_line, srv);
     if (srv->log_format != LOG_OFF &&
         !(srv->access_log = log_queue_start(STDOUT_FILENO, (size_t)cfg->log_buffer))) {
         site_snapshot_unref(snap);

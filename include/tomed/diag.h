@@ -50,6 +50,12 @@ enum diag_level {
  * longer than the line cap is cut, and the cut is marked with "...". */
 void diag(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Hand every line to sink(ctx, line, len) instead of writing it to stderr;
+ * NULL writes to stderr again. Set and cleared while no other thread can
+ * call diag() (server.c: before its threads start and after they end). */
+typedef void (*diag_sink_fn)(void *ctx, const char *line, size_t len);
+void diag_set_sink(diag_sink_fn sink, void *ctx);
+
 /* Lines below min are dropped (default DIAG_INFO). Set once at start-up,
  * before threads start. */
 void diag_set_level(enum diag_level min);

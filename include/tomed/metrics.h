@@ -39,7 +39,7 @@ int64_t metrics_connections_open(const metrics *m);
 /* n connections closed for sending no whole request header in time. */
 void metrics_header_timeouts(metrics *m, unsigned n);
 
-/* One access-log line dropped: the log queue was full. */
+/* One log line dropped (access log or stderr): its queue was full. */
 void metrics_log_dropped(metrics *m);
 
 /* The live snapshot's facts, set when a snapshot is published (and when its

@@ -12,6 +12,10 @@
 
 typedef struct server server;
 
+/* Raise the soft limit on open descriptors to the hard one, before the site
+ * is loaded: the connection limits are sized from it (server_start). */
+void server_raise_fd_limit(void);
+
 /*
  * Bind cfg->listen (and cfg->admin_listen when set): the one step that may need
  * root (a port below 1024), so it comes before privileges are dropped and the

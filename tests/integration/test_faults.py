@@ -97,6 +97,46 @@ def test_stalled_log_reader_never_stops_the_server(tomed, tmp_path):
         srv.close_pipe()
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_stalled_stderr_never_stops_the_server(tmp_path):
+    """tomed's own messages (here libmicrohttpd's complaint about each request
+    without Host) must not block request threads when stderr is not read."""
+    root = make_tree(tmp_path / "site", {"index.html": html("i")})
+    port = free_port()
+    r, w = os.pipe()
+    proc = subprocess.Popen([TomedServer([]).argv[0], "serve", str(root), "--listen",
+                             f"127.0.0.1:{port}"], stdin=subprocess.DEVNULL, stdout=w, stderr=w,
+                            env=child_env(), cwd=tmp_path)
+    os.close(w)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "never listened"
+                time.sleep(0.05)
+        # a hundred-odd bytes of stderr each: 2000 are far beyond the pipe
+        # (64 KiB) and the queue (64 KiB); an old tomed stops after ~140
+        for i in range(2000):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                c.sendall(b"GET / HTTP/1.1\r\n\r\n")
+                assert c.recv(100).startswith(b"HTTP/1.1 400"), i
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(8) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        os.close(r)
+
+
 # ------------------------------------------------------------------ fault 4
 
 def deleted_fds(pid, name):
@@ -223,3 +263,111 @@ def test_compressor_input_is_bounded(tomed, tmp_path):
     # whole and held brotli's output beside it)
     hwm = status_kib(srv.proc.pid, "VmHWM")
     assert hwm < 20 * 1024, f"VmHWM {hwm} KiB"
+
+
+# ------------------------------------------------------------------ fault 5
+
+NOFILE = 64
+
+
+def low_nofile(soft=NOFILE, hard=NOFILE):
+    import resource
+
+    def lower():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return lower
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+def nofile_limits(pid):
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return int(soft), int(hard)
+    raise AssertionError("no Max open files line")
+
+
+def large_site(tmp_path, n=6):
+    files = {"index.html": html("i")}
+    for i in range(n):  # above limits.memory_file_max: each is sent from a descriptor
+        files[f"big{i}.bin"] = bytes([i]) * (1100 << 10)
+    return make_tree(tmp_path / "site", files)
+
+
+def wait_reloaded(srv, gen, timeout=10):
+    deadline = time.monotonic() + timeout
+    while f"reloaded: generation {gen}" not in srv.stderr:
+        if "reload (SIGHUP) failed" in srv.stderr.split(f"generation {gen - 1}")[-1]:
+            return False
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_soft_descriptor_limit_raised_to_hard(tomed, tmp_path):
+    root = make_tree(tmp_path / "site", {"index.html": html("i")})
+    srv = tomed.serve(root, preexec_fn=low_nofile(NOFILE, 4096))
+    assert nofile_limits(srv.proc.pid) == (4096, 4096)
+
+
+def test_descriptor_exhaustion_is_not_an_outage(tomed, tmp_path):
+    """Under ulimit -n 64, far more clients than descriptors: tomed keeps a
+    reserve, so it neither spins (libmicrohttpd busy-waits on EMFILE in a
+    daemon without connections, such as the admin listener) nor loses the
+    ability to reload, and serves again once the clients leave."""
+    root = large_site(tmp_path, 3)
+    srv = tomed.serve(root, "--reload.watch", "false", "--server.threads", "2",
+                      "--limits.header-timeout", "0", "--admin.listen", "127.0.0.1:0",
+                      preexec_fn=low_nofile())
+    pid = srv.proc.pid
+    deadline = time.monotonic() + 5
+    while not (m := re.search(r"admin endpoints .* on port (\d+)", srv.stderr)):
+        assert time.monotonic() < deadline, srv.stderr  # printed just after the banner
+        time.sleep(0.02)
+    admin = int(m.group(1))
+    socks = []
+    try:
+        for _ in range(2 * NOFILE):
+            socks.append(socket.create_connection((srv.host, srv.port), timeout=5))
+        time.sleep(0.5)  # let the server accept what it will
+        # the probes' port still answers
+        conn = http.client.HTTPConnection(srv.host, admin, timeout=5)
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 200
+        conn.close()
+        # CPU stays near idle while every public slot is taken
+        c0, t0 = cpu_seconds(pid), time.monotonic()
+        time.sleep(2)
+        busy = (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+        assert busy < 0.3, f"{busy:.0%} of a core while out of descriptors"
+        # a reload still finds descriptors for the site's files
+        (root / "new.txt").write_text("new\n")
+        srv.send_signal(signal.SIGHUP)
+        assert wait_reloaded(srv, 2), srv.stderr[-2000:]
+    finally:
+        for s in socks:
+            s.close()
+    # the clients are gone: everything is served again
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if get(srv, "/healthz", timeout=2)[0] == 200:
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "not serving 10 s after the clients left"
+        time.sleep(0.2)
+    assert get(srv, "/big2.bin")[1] == bytes([2]) * (1100 << 10)
+    assert get(srv, "/new.txt") == (200, b"new\n")
+    (root / "new2.txt").write_text("new2\n")
+    srv.send_signal(signal.SIGHUP)
+    assert wait_reloaded(srv, 3), srv.stderr[-2000:]
+    assert get(srv, "/new2.txt") == (200, b"new2\n")

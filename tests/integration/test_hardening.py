@@ -371,8 +371,10 @@ def test_fd_exhaustion_with_rlimit_64(tomed, tmp_path):
 
     assert alive_under_load and srv.running(), srv.stderr
     assert outcome["ok"] > 0, outcome
-    # the limit really was reached (libmicrohttpd logs EMFILE and pauses accept())
-    assert fds_peak >= 56 or "Too many open files" in srv.stderr, (outcome, srv.stderr[-2000:])
+    # tomed capped its connections below the descriptor limit (so accept()
+    # never meets EMFILE, on which libmicrohttpd may spin: test_faults.py)
+    assert "descriptor limit is 64" in srv.stderr, (outcome, srv.stderr[-2000:])
+    assert "Too many open files" not in srv.stderr, (outcome, srv.stderr[-2000:])
     assert good == 20, (outcome, srv.stderr[-2000:])
     assert fds_after <= fds_before + 4, outcome
     assert not srv.problems(), srv.problems()
