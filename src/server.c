@@ -51,7 +51,7 @@
 #define LOCATION_MAX (2 * 65536 + QUERY_MAX + 2)
 #define THREAD_STACK (2u << 20) /* the handler keeps path, query and Location buffers on its stack */
 
-enum { N_ERRORS = 5 };
+enum { N_ERRORS = 6 };
 #define QUERY_COPY 8192
 /* At shutdown, queued access-log lines get this long to reach stdout: a
  * reader that has stalled must not hold up the exit. */
@@ -148,14 +148,16 @@ struct server {
     /* the file last reported as changed on disk, so it is reported once */
     _Atomic(const void *) changed_reported;
     int64_t conns_peak;         /* most connections open at a tick since the last trim */
+    size_t head_room;           /* bytes of a connection's pool kept for the response head */
     netaddr_set trusted;        /* server.trusted_proxies */
 };
 
 /* The bare error answers, each built once. */
-static const unsigned error_status[N_ERRORS] = {400, 404, 405, 414, 503};
+static const unsigned error_status[N_ERRORS] = {400, 404, 405, 414, 503, 431};
 static const char *const error_body[N_ERRORS] = {
     "400 Bad Request\n", "404 Not Found\n", "405 Method Not Allowed\n", "414 URI Too Long\n",
-    "503 Service Unavailable: the file changed on disk since tomed loaded the site\n"};
+    "503 Service Unavailable: the file changed on disk since tomed loaded the site\n",
+    "431 Request Header Fields Too Large\n"};
 static const char refused_body_501[] = "501 Not Implemented: transfer coding\n";
 
 /* Rebuild the raw query from libmicrohttpd's parsed arguments. With the no-op
@@ -510,6 +512,7 @@ static void forwarded_client(const server *srv, conn_state *cs, struct MHD_Conne
 typedef struct head_feed {
     reqhead *h;
     int old_mhd;
+    uint64_t bytes;             /* the fields as received: "name: value\r\n" each */
 } head_feed;
 
 static enum MHD_Result feed_field(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -524,15 +527,18 @@ static enum MHD_Result feed_field(void *cls, enum MHD_ValueKind kind, const char
      * Pointers are compared, never dereferenced. 1.0 refuses folding itself. */
     int folded = f->old_mhd && value && (uintptr_t)value < (uintptr_t)key + key_size + 1;
     reqhead_field(f->h, key, key_size, value, value_size, folded);
+    f->bytes += key_size + value_size + 4;
     return MHD_YES;
 }
 
-/* reqhead's verdict on this request's head: 0, 400 or 501. */
+/* reqhead's verdict on this request's head: 0, 400 or 501; or 431 when
+ * its fields pass limits.max_header_size (libmicrohttpd's pool has room for
+ * more, see start_listener, so the limit is tomed's to keep). */
 static unsigned check_head(server *srv, const conn_state *cs, struct MHD_Connection *c,
                            const char *method, const char *version)
 {
     reqhead h;
-    head_feed f = {&h, srv->old_mhd};
+    head_feed f = {&h, srv->old_mhd, 0};
     reqhead_begin(&h, version, cs->target_ok);
     if (srv->old_mhd) {
         /* 0.9 parses the request in place in its read buffer, the method
@@ -546,6 +552,10 @@ static unsigned check_head(server *srv, const conn_state *cs, struct MHD_Connect
     MHD_get_connection_values_n(c, MHD_HEADER_KIND, feed_field, &f);
     const char *why = NULL;
     unsigned status = reqhead_end(&h, &why);
+    if (!status && f.bytes > srv->cfg->max_header_size) {
+        status = 431;
+        why = "header fields larger than limits.max_header_size";
+    }
     if (status && diag_enabled(DIAG_DEBUG))
         diag(DIAG_DEBUG, "refused a request (%u): %s", status, why);
     return status;
@@ -586,6 +596,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * request ends is in doubt, so nothing after it is read as a request. */
         if (refused == 501)
             return queue(cs, c, 501, srv->refused_501, strlen(refused_body_501), NULL);
+        if (refused == 431)
+            return queue_error(srv, cs, c, 431);
         if (refused)
             return queue(cs, c, 400, srv->refused_400, strlen(error_body[0]), NULL);
         /* A request with a body (a POST, or a GET with Content-Length) is
@@ -1138,6 +1150,86 @@ static int bind_listener(server *srv, listener *l, int admin, const char *addr, 
 }
 
 /* Start the daemon on l's bound socket. */
+/*
+ * libmicrohttpd's per-connection pool (MHD_OPTION_CONNECTION_MEMORY_LIMIT)
+ * holds the request line, the header fields, a second copy of the Cookie
+ * field (0.9.75 parses cookies into a copy), and then the response head,
+ * which for a page with many inline scripts carries a CSP of several KiB.
+ * When the request and the head do not both fit, libmicrohttpd closes the
+ * connection without an answer (logged as "200 0"), or answers 431 to a
+ * request within limits.max_header_size. So the pool is sized from the
+ * limits and from the largest prebuilt head of the live snapshot, with
+ * headroom for a reload's pages (the pool cannot change while the daemon
+ * runs). It is zeroed for every request on a kept-alive connection, so it
+ * is kept no larger than that (40 KiB of memset was 11-20% of a 404's CPU).
+ */
+#define HEAD_FIXED 256u    /* status line, Date, Content-Length, Connection, the blank line */
+#define HEAD_ROOM_MIN 4096u
+#define HEAD_HEADROOM 4096u
+
+static enum MHD_Result add_header_len(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    *(size_t *)cls += strlen(key) + strlen(value) + 4;
+    return MHD_YES;
+}
+
+static size_t head_bytes(const void *server_data)
+{
+    const entry_responses *er = server_data;
+    size_t n = 0;
+    if (er && er->full)
+        MHD_get_response_headers(er->full, add_header_len, &n);
+    return n + HEAD_FIXED;
+}
+
+/* The largest response head prebuilt for s (and where), in bytes. */
+static size_t largest_head(const site_snapshot *s, const char **where)
+{
+    size_t max = 0;
+    *where = NULL;
+    for (size_t i = 0; s && i < s->n_entries; i++) {
+        const site_entry *e = &s->entries[i];
+        size_t n = head_bytes(e->server_data);
+        for (int k = ENC_BR; k < ENC_COUNT; k++) {
+            const site_variant *v = site_entry_variant(e, (enum encoding)k);
+            if (v && head_bytes(v->server_data) > n)
+                n = head_bytes(v->server_data);
+        }
+        if (n > max) {
+            max = n;
+            *where = e->path;
+        }
+    }
+    return max;
+}
+
+static size_t connection_memory(server *srv)
+{
+    const tomed_config *cfg = srv->cfg;
+    site_snapshot *s = site_live_acquire(&srv->live);
+    const char *where;
+    size_t head = largest_head(s, &where);
+    site_snapshot_unref(s);
+    srv->head_room = (head > HEAD_ROOM_MIN ? head : HEAD_ROOM_MIN) + HEAD_HEADROOM;
+    return cfg->max_url_length + 2 * (size_t)cfg->max_header_size + srv->head_room;
+}
+
+/* After a reload: a head larger than the pool was sized for leaves less room
+ * for that page's request headers. Say so, once per reload. */
+static void check_head_room(server *srv, const site_snapshot *s)
+{
+    const char *where;
+    size_t head = largest_head(s, &where);
+    if (srv->pub.daemon && head > srv->head_room)
+        diag(DIAG_WARN, "%s has a %zu-byte response head (its Content-Security-Policy, "
+                        "likely), more than the %zu bytes the connection buffers were sized "
+                        "for at start: requests to it with large header fields (cookies) may "
+                        "be closed without an answer until tomed is restarted",
+             diag_q(where), head, srv->head_room);
+}
+
 static int start_listener(server *srv, listener *l, const char *addr, unsigned threads,
                           tomed_error *err)
 {
@@ -1153,12 +1245,7 @@ static int start_listener(server *srv, listener *l, const char *addr, unsigned t
                      MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (cfg->turbo ? MHD_USE_TURBO : 0) |
                      (v6 ? MHD_USE_IPv6 : 0);
-    /* libmicrohttpd's per-connection pool holds the request line, the header
-     * fields and the response header; it is zeroed for every request on a
-     * kept-alive connection, so its size is paid per request (40 KiB of
-     * memset was 11-20% of a 404's CPU). 4 KiB covers the response header,
-     * CSP included. */
-    size_t mem_limit = cfg->max_url_length + (size_t)cfg->max_header_size + 4096u;
+    size_t mem_limit = connection_memory(srv);
     /* One internal polling thread, or a pool of them each with its own epoll
      * set and accept; the pool option is only given when there is a pool. */
     struct MHD_OptionItem pool[] = {
@@ -1447,6 +1534,7 @@ int server_reload(server *srv, tomed_error *err)
     size_t added = 0, removed = 0, changed = 0;
     if (cur)
         diff(cur, next, &added, &removed, &changed);
+    check_head_room(srv, next);
     metrics_snapshot(srv->metrics, next->generation, next->n_entries, next->total_bytes,
                      compressed_bytes(next));
     site_live_swap(&srv->live, site_snapshot_ref(next));

@@ -371,3 +371,72 @@ def test_descriptor_exhaustion_is_not_an_outage(tomed, tmp_path):
     srv.send_signal(signal.SIGHUP)
     assert wait_reloaded(srv, 3), srv.stderr[-2000:]
     assert get(srv, "/new2.txt") == (200, b"new2\n")
+
+
+# ------------------------------------------------------------------ fault 7
+
+def scripts_page(n):
+    """A page with n distinct inline scripts: csp_auto puts n hashes in its
+    Content-Security-Policy (about 55 bytes each)."""
+    body = "".join(f"<script>console.log({i}, 'tome clicker {i}');</script>\n" for i in range(n))
+    return f"<!doctype html><html><head><title>s</title></head><body>{body}</body></html>\n"
+
+
+def raw_get(srv, path, fields, timeout=10):
+    """GET path with the given (name, value) fields on a fresh connection;
+    returns (status or None when closed without an answer, headers bytes, body)."""
+    head = f"GET {path} HTTP/1.1\r\nHost: {srv.host}\r\nConnection: close\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in fields) + "\r\n"
+    with socket.create_connection((srv.host, srv.port), timeout=timeout) as s:
+        s.sendall(head.encode())
+        data = b""
+        while True:
+            try:
+                c = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not c:
+                break
+            data += c
+    if not data:
+        return None, b"", b""
+    h, _, body = data.partition(b"\r\n\r\n")
+    return int(h.split(b" ")[1]), h, body
+
+
+def test_large_csp_head_with_large_cookies(tomed, tmp_path):
+    page = scripts_page(150)
+    root = make_tree(tmp_path / "site", {"index.html": html("i"), "many.html": page})
+    srv = tomed.serve(root, "--reload.watch", "false", "--compression.memory-max", "0")
+    status, head, body = raw_get(srv, "/many.html", [])
+    assert status == 200 and head.count(b"'sha256-") == 150, head[:300]
+    assert len(head) > 8000
+    # an old tomed closed this connection without an answer (logged "200 0")
+    for cookie in (8 * 1024, 14 * 1024, 16 * 1024 - 200):
+        for path, want in (("/many.html", page.encode()), ("/index.html", html("i").encode())):
+            status, head, body = raw_get(srv, path, [("Cookie", "session=" + "c" * cookie)])
+            assert (status, body) == (200, want), (path, cookie, status, head[:100])
+    # beyond limits.max_header_size (16 KiB): 431, from tomed itself
+    for name in ("Cookie", "X-Big"):
+        status, _, body = raw_get(srv, "/many.html", [(name, "b" * (17 * 1024))])
+        assert status == 431, (name, status)
+    # and the limit is the configured one, not libmicrohttpd's buffer
+    srv2 = tomed.serve(root, "--reload.watch", "false", "--limits.max-header-size", "32KiB")
+    status, _, body = raw_get(srv2, "/many.html", [("Cookie", "s=" + "c" * (30 * 1024))])
+    assert (status, body) == (200, page.encode())
+    status, _, _ = raw_get(srv2, "/many.html", [("Cookie", "s=" + "c" * (33 * 1024))])
+    assert status == 431
+
+
+def test_reload_with_a_larger_head_says_so(tomed, tmp_path):
+    root = make_tree(tmp_path / "site", {"index.html": html("i")})
+    srv = tomed.serve(root, "--reload.watch", "false", "--compression.memory-max", "0")
+    (root / "huge.html").write_text(scripts_page(400))  # a 22 KB CSP
+    srv.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "reloaded: generation 2" not in srv.stderr:
+        assert time.monotonic() < deadline, srv.stderr
+        time.sleep(0.05)
+    assert re.search(r"\[warn\] /huge\.html has a \d+-byte response head", srv.stderr), srv.stderr
+    status, head, body = raw_get(srv, "/huge.html", [("Cookie", "s=1")])
+    assert status == 200 and body == scripts_page(400).encode()
