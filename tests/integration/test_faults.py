@@ -387,17 +387,7 @@ def raw_get(srv, path, fields, timeout=10):
     returns (status or None when closed without an answer, headers bytes, body)."""
     head = f"GET {path} HTTP/1.1\r\nHost: {srv.host}\r\nConnection: close\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in fields) + "\r\n"
-    with socket.create_connection((srv.host, srv.port), timeout=timeout) as s:
-        s.sendall(head.encode())
-        data = b""
-        while True:
-            try:
-                c = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not c:
-                break
-            data += c
+    data = srv.raw(head, timeout=timeout)
     if not data:
         return None, b"", b""
     h, _, body = data.partition(b"\r\n\r\n")
