@@ -16,7 +16,6 @@
  * "Connection: close" to every request, losing keep-alive.
  */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
 #include <netdb.h>
@@ -1080,20 +1079,6 @@ void server_raise_fd_limit(void)
     }
 }
 
-/* Descriptors open now, or -1 without /proc. */
-static long fds_open(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    long n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        n += de->d_name[0] != '.';
-    closedir(d);
-    return n - 1; /* the directory's own */
-}
-
 /* Descriptors one generation of the site holds. */
 static uint64_t generation_fds(const site_snapshot *s)
 {
@@ -1116,7 +1101,7 @@ static unsigned connection_limit(server *srv, int admin, unsigned threads)
     const tomed_config *cfg = srv->cfg;
     unsigned want = admin ? ADMIN_CONNECTIONS : cfg->max_connections;
     struct rlimit rl;
-    long open = fds_open();
+    long open = metrics_open_fds();
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || open < 0)
         return want;
     site_snapshot *s = site_live_acquire(&srv->live);

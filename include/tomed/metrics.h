@@ -39,6 +39,11 @@ int64_t metrics_connections_open(const metrics *m);
 /* n connections closed for sending no whole request header in time. */
 void metrics_header_timeouts(metrics *m, unsigned n);
 
+/* Descriptors the process has open now (not counting the one this count
+ * itself holds), or -1 without /proc: process_open_fds, and what the
+ * server sizes its connection limits from. */
+long metrics_open_fds(void);
+
 /* One log line dropped (access log or stderr): its queue was full. */
 void metrics_log_dropped(metrics *m);
 
