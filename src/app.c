@@ -239,6 +239,9 @@ static int cmd_check(const tomed_config *cfg, tomed_error *err)
     /* a check is asked for its detail: the loader's debug lines (each ignored
      * precompressed sibling, by name) go to stderr too */
     diag_set_level(DIAG_DEBUG);
+    /* read the site as `run` would: as server.user, when started as root */
+    if (privilege_drop(cfg, err) < 0)
+        return -1;
     if (site_load(cfg, 1, &snap, err) < 0)
         return -1;
     char *yaml = config_dump(cfg);

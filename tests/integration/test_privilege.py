@@ -116,6 +116,19 @@ def test_site_is_read_as_server_user_not_as_root(shared_tree):
     assert cp.stderr.index("running as uid 65534") < cp.stderr.index("secret.txt"), cp.stderr
 
 
+def test_check_reads_the_site_as_server_user(shared_tree):
+    """`tomed check` predicts what `run` will do: as root with server.user,
+    it reads the site as that user too."""
+    root = shared_tree({"index.html": html("i"), "secret.txt": "root only\n"},
+                       private={"secret.txt"})
+    cp = run_tomed("check", "--root", root, "--server.user", "nobody")
+    assert cp.returncode == 1, cp.stderr
+    assert "secret.txt" in cp.stderr and "Permission denied" in cp.stderr, cp.stderr
+    os.chmod(root / "secret.txt", 0o644)
+    cp = run_tomed("check", "--root", root, "--server.user", "nobody")
+    assert cp.returncode == 0, cp.stderr
+
+
 def test_reload_reads_like_the_first_load(tomed, shared_tree):
     root = shared_tree({"index.html": html("i"), "a.txt": "a\n"})
     srv = tomed.start(["run", "--root", str(root), "--listen", "127.0.0.1:0",
