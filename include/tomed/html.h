@@ -37,8 +37,11 @@
  *     where they stand, but run when the template is stamped into the
  *     document, so a CSP must still allow them.
  * Not modelled (tomed's inputs are build output, where none occurs): the
- * tree builder's other insertion modes (frameset, "in select" ignoring tags,
- * end tags of HTML ancestors closing an open <svg>).
+ * tree builder's other insertion modes (frameset, end tags of HTML ancestors
+ * closing an open <svg>); character references in attribute values (type=
+ * and language= are read as written: type="&#109;odule" is no module here);
+ * the document inside <iframe srcdoc="..."> (it inherits the page's policy,
+ * but its scripts are not walked).
  *
  * In XML mode (HTML_WALK_XML: .svg, .xml files) there is no tree model:
  * "<x/>" is empty, CDATA sections are skipped, "<?target ...?>" is a PI token
