@@ -317,22 +317,16 @@ void html_walk_init(html_walk *w, const char *s, size_t n, size_t start, unsigne
 
 void html_walk_free(html_walk *w)
 {
-    free(w->open);
-    w->open = NULL;
-    w->nopen = w->cap = 0;
+    (void)w;
 }
 
-static int html_push(html_walk *w, const html_tok *t, html_ns ns)
+/* Open t's element (namespace ns): recorded while there is room, else only
+ * counted in w->deep. */
+static void html_push(html_walk *w, const html_tok *t, html_ns ns)
 {
-    if (w->nopen == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 16;
-        if (cap > SIZE_MAX / sizeof(html_open))
-            return -1;
-        html_open *o = realloc(w->open, cap * sizeof(*o));
-        if (!o)
-            return -1;
-        w->open = o;
-        w->cap = cap;
+    if (w->nopen == HTML_WALK_MAX_DEPTH || w->deep) {
+        w->deep++;
+        return;
     }
     html_open *e = &w->open[w->nopen++];
     memset(e, 0, sizeof(*e));
@@ -355,7 +349,15 @@ static int html_push(html_walk *w, const html_tok *t, html_ns ns)
                           html_ci_eq(s + a.value, "application/xhtml+xml", 21));
         }
     }
-    return 0;
+}
+
+/* Close the innermost open element. */
+static void html_pop_one(html_walk *w)
+{
+    if (w->deep)
+        w->deep--;
+    else if (w->nopen)
+        w->nopen--;
 }
 
 /* Start tags that end foreign content ("breakout"), per the tree builder. */
@@ -378,6 +380,7 @@ static int html_breakout(const char *s, size_t n, const html_tok *t)
 
 static void html_pop_foreign(html_walk *w)
 {
+    w->deep = 0;
     while (w->nopen) {
         const html_open *e = &w->open[w->nopen - 1];
         if (e->ns == HTML_NS_HTML || e->hip || e->mtip)
@@ -390,6 +393,10 @@ static void html_pop_foreign(html_walk *w)
  * of that name; </p> and </br> in foreign content break out as <p> does. */
 static void html_end_foreign(html_walk *w, const html_tok *t)
 {
+    if (w->deep) {
+        w->deep--; /* too deep to know its name: the innermost */
+        return;
+    }
     for (size_t k = w->nopen; k-- > 0;) {
         const html_open *e = &w->open[k];
         if (e->name_len == t->name_len) {
@@ -449,7 +456,7 @@ static void html_foreign_text(html_walk *w, html_tok *t, const char *name)
         size_t after = html_end_tag_end(s, n, end, &closed);
         if (closed) {
             t->text_end_tag = 1;
-            w->nopen--; /* the element pushed for t */
+            html_pop_one(w); /* the element pushed for t */
             w->pos = after;
             return;
         }
@@ -524,9 +531,8 @@ static int html_void(const char *s, const html_tok *t)
 }
 
 /* A start tag t just parsed (ending at t->end): decide its namespace and
- * text, and move the walk past what it consumes. Returns -1 when out of
- * memory. */
-static int html_start(html_walk *w, html_tok *t)
+ * text, and move the walk past what it consumes. */
+static void html_start(html_walk *w, html_tok *t)
 {
     const char *s = w->s;
     w->pos = t->end;
@@ -535,7 +541,7 @@ static int html_start(html_walk *w, html_tok *t)
         const char *name = html_raw_name(w, t, &kind);
         if (name && !t->self_closing)
             html_raw_text(w, t, kind, name);
-        return 0;
+        return;
     }
     if (!html_rules(w, t)) {
         if (html_breakout(s, w->n, t)) {
@@ -544,9 +550,8 @@ static int html_start(html_walk *w, html_tok *t)
             html_ns ns = (html_ns)w->open[w->nopen - 1].ns;
             t->ns = ns;
             if (t->self_closing)
-                return 0;
-            if (html_push(w, t, ns) < 0)
-                return -1;
+                return;
+            html_push(w, t, ns);
             if (ns == HTML_NS_SVG && html_tok_is(s, t, "script")) {
                 t->text_kind = HTML_TEXT_SCRIPT;
                 html_foreign_text(w, t, "script");
@@ -554,27 +559,27 @@ static int html_start(html_walk *w, html_tok *t)
                 t->text_kind = HTML_TEXT_STYLE;
                 html_foreign_text(w, t, "style");
             }
-            return 0;
+            return;
         }
     }
     /* HTML rules */
     if (html_tok_is(s, t, "svg") || html_tok_is(s, t, "math")) {
         t->ns = html_tok_is(s, t, "svg") ? HTML_NS_SVG : HTML_NS_MATHML;
         if (t->self_closing)
-            return 0;
-        return html_push(w, t, t->ns);
+            return;
+        html_push(w, t, t->ns);
+        return;
     }
     html_text_kind kind = HTML_TEXT_NONE;
     const char *name = html_raw_name(w, t, &kind);
     if (name) {
         html_raw_text(w, t, kind, strcmp(name, "plaintext") == 0 ? NULL : name);
-        return 0;
+        return;
     }
     /* An HTML element inside an integration point: tracked so that its end
      * tag does not close a foreign element of the same name. */
-    if (w->nopen && !html_void(s, t))
-        return html_push(w, t, HTML_NS_HTML);
-    return 0;
+    if ((w->nopen || w->deep) && !html_void(s, t))
+        html_push(w, t, HTML_NS_HTML);
 }
 
 /* Just past the first `stop` at or after i, or n. */
@@ -592,8 +597,6 @@ int html_walk_next(html_walk *w, html_tok *t)
     const char *s = w->s;
     size_t n = w->n;
     int xml = (w->flags & HTML_WALK_XML) != 0;
-    if (w->oom)
-        return -1;
     while (w->pos < n) {
         const char *lt = memchr(s + w->pos, '<', n - w->pos);
         if (!lt) {
@@ -624,7 +627,7 @@ int html_walk_next(html_walk *w, html_tok *t)
             if (!closed)
                 break;
             t->type = HTML_TOK_END;
-            if (w->nopen && !xml)
+            if ((w->nopen || w->deep) && !xml)
                 html_end_foreign(w, t);
             return 1;
         } else if (n - i >= 3 && s[i + 1] == '/') {
@@ -636,10 +639,7 @@ int html_walk_next(html_walk *w, html_tok *t)
                 break;
             }
             t->type = HTML_TOK_START;
-            if (html_start(w, t) < 0) {
-                w->oom = 1;
-                return -1;
-            }
+            html_start(w, t);
             return 1;
         } else {
             w->pos = i + 1;

@@ -33,6 +33,8 @@
  *     "breakout" start tags (<p>, <div>, <b>, <font color>...) and </p>,
  *     </br> leave foreign content. The stack of open foreign elements is
  *     modelled; end tags pop to the nearest open element of that name.
+ *     Beyond HTML_WALK_MAX_DEPTH open foreign elements, deeper ones are
+ *     counted, not named: an end tag there closes the innermost one.
  *   - <template> content is walked like any other: its scripts do not run
  *     where they stand, but run when the template is stamped into the
  *     document, so a CSP must still allow them.
@@ -123,25 +125,34 @@ typedef struct html_open {
                                         * annotation-xml */
 } html_open;
 
+/* Open elements recorded from the outermost <svg>/<math> on. Deeper ones are
+ * only counted (html_walk.deep): looking up an end tag's element then costs
+ * at most this many steps, so a hostile page of 100,000 nested <g> and as
+ * many unmatched end tags stays linear (it took 30 s for 700 KB without). */
+#define HTML_WALK_MAX_DEPTH 256
+
 typedef struct html_walk {
     const char *s;
     size_t n, pos;
     unsigned flags;
-    html_open *open; /* open elements from the outermost <svg>/<math> on */
-    size_t nopen, cap;
-    int oom;
+    html_open open[HTML_WALK_MAX_DEPTH];
+    size_t nopen;
+    size_t deep; /* elements open beyond HTML_WALK_MAX_DEPTH, not recorded */
 } html_walk;
 
 #define HTML_WALK_XML 1u      /* an XML document: see above */
 #define HTML_WALK_NOSCRIPT 2u /* scripting disabled: <noscript> is a plain element */
 
-/* Walk s[start, n). Nothing is allocated until an <svg>/<math> is met. */
+/* Walk s[start, n). Allocates nothing. */
 void html_walk_init(html_walk *w, const char *s, size_t n, size_t start, unsigned flags);
 
-/* The next token: 1 and *t filled, 0 at the end, -1 when out of memory.
- * After a start tag with raw text the walk resumes past its end tag. */
+/* The next token: 1 and *t filled, 0 at the end (-1 is reserved for
+ * failures; the walk has none today). After a start tag with raw text the
+ * walk resumes past its end tag. Linear in n. */
 int html_walk_next(html_walk *w, html_tok *t);
 
+/* Nothing to release today; kept so callers need not change if the walk
+ * ever allocates. */
 void html_walk_free(html_walk *w);
 
 /* ---------------------------------------------------------------- attributes */

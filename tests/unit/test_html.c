@@ -250,6 +250,20 @@ static void test_foreign_content(void **state)
     RUNS("<math><annotation-xml encoding=\"text/html\"><script>a</script></annotation-xml></math>",
          "a");
     RUNS("<math><annotation-xml><svg><script>a</script></svg></annotation-xml></math>", "a");
+    /* deeper than HTML_WALK_MAX_DEPTH: counted, and closed in order */
+    {
+        size_t depth = 300, len = 0;
+        char *h = malloc(depth * 8 + 200);
+        assert_non_null(h);
+        len += (size_t)sprintf(h + len, "<svg>");
+        for (size_t i = 0; i < depth; i++)
+            len += (size_t)sprintf(h + len, "<g>");
+        for (size_t i = 0; i < depth; i++)
+            len += (size_t)sprintf(h + len, "</g>");
+        sprintf(h + len, "</svg><title><script>a</script></title><script>b</script>");
+        RUNS(h, "b");
+        free(h);
+    }
     /* a MathML <script> is no script */
     RUNS("<math><script>a</script></math>", "");
     /* an SVG script whose text has markup or references: the DOM text is not
@@ -313,6 +327,26 @@ static void test_any_bytes(void **state)
         }
         html_walk_free(&w);
     }
+    free(h);
+    /* 100,000 nested SVG elements and as many unmatched end tags: linear
+     * (each end tag looks at most HTML_WALK_MAX_DEPTH open elements) */
+    size_t depth = 100000;
+    h = malloc(depth * 7 + 16);
+    assert_non_null(h);
+    size_t len = (size_t)sprintf(h, "<svg>");
+    for (size_t i = 0; i < depth; i++)
+        len += (size_t)sprintf(h + len, "<g>");
+    for (size_t i = 0; i < depth; i++)
+        len += (size_t)sprintf(h + len, "</x>");
+    html_walk w;
+    html_tok t;
+    size_t tokens = 0;
+    html_walk_init(&w, h, len, 0, 0);
+    while (html_walk_next(&w, &t) > 0)
+        tokens++;
+    assert_int_equal(tokens, 1 + 2 * depth);
+    assert_int_equal(w.nopen, HTML_WALK_MAX_DEPTH);
+    html_walk_free(&w);
     free(h);
 }
 
