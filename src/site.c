@@ -48,6 +48,8 @@ typedef struct loader {
     dev_t dir_dev[SITE_MAX_DEPTH];   /* directories on the current walk stack, */
     ino_t dir_ino[SITE_MAX_DEPTH];   /* so a symlink to an ancestor cannot loop */
     int depth;
+    size_t csp_unhashed;             /* pages with inline code no hash can allow */
+    char csp_first[128];             /* the first of them, for the summary */
     tomed_error *err;
 } loader;
 
@@ -198,9 +200,19 @@ static int adapt_text(loader *ld, site_entry *e)
         e->rewrites = (unsigned)count;
     }
     if (ld->cfg->csp_auto && ld->cfg->csp && ld->cfg->csp[0] &&
-        strncmp(e->mime, "text/html", 9) == 0 &&
-        csp_for_html((const char *)e->data, (size_t)e->size, ld->cfg->csp, &e->csp) < 0)
-        return -1;
+        strncmp(e->mime, "text/html", 9) == 0) {
+        csp_page page;
+        int rc = csp_scan((const char *)e->data, (size_t)e->size, &page);
+        if (rc == 0)
+            rc = csp_merge(ld->cfg->csp, &page, &e->csp);
+        /* event handlers, javascript: URLs and SVG scripts with markup stay
+         * blocked by the policy: say so once per load (the summary) */
+        if (rc == 0 && (page.handlers || page.unhashable) && !ld->csp_unhashed++)
+            snprintf(ld->csp_first, sizeof ld->csp_first, "%s", e->path);
+        csp_page_free(&page);
+        if (rc < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -704,6 +716,13 @@ int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out,
     }
     if (walk_dir(&ld, fd, "") < 0)
         goto fail;
+    if (ld.csp_unhashed)
+        diag(DIAG_WARN,
+             "%zu page%s (%s%s) carr%s inline code that no hash can allow: event handlers "
+             "(onclick=...), javascript: URLs, or SVG scripts holding markup or character "
+             "references; the Content-Security-Policy blocks it (headers.csp_auto)",
+             ld.csp_unhashed, ld.csp_unhashed == 1 ? "" : "s", diag_q(ld.csp_first),
+             ld.csp_unhashed == 1 ? "" : ", ...", ld.csp_unhashed == 1 ? "ies" : "y");
 
     s = calloc(1, sizeof *s);
     if (!s) {

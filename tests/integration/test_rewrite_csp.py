@@ -93,3 +93,22 @@ def test_non_html_files_get_the_template(tomed):
     img = srv.get(BASE + "/favicon.png").headers["Content-Security-Policy"]
     assert "sha256-" in page and "sha256-" not in img
     assert "unsafe-inline" not in page.split("script-src", 1)[1].split(";")[0]
+
+
+def test_inline_code_no_hash_can_allow_is_reported_once(tmp_path):
+    """Event handlers, javascript: URLs and SVG scripts whose text is not their
+    bytes cannot be allowed by hashes: the load says so in one line, naming a page."""
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "index.html").write_text('<!doctype html><button onclick="go()">x</button>')
+    (root / "a.html").write_text('<!doctype html><a href="javascript:go()">x</a>')
+    (root / "b.html").write_text("<!doctype html><svg><script>a&amp;b</script></svg>")
+    (root / "ok.html").write_text("<!doctype html><script>fine()</script>")
+    cp = run_tomed("check", root)
+    assert cp.returncode == 0, cp.stderr
+    lines = [l for l in cp.stderr.splitlines() if "no hash can allow" in l]
+    assert len(lines) == 1 and lines[0].startswith("tomed: [warn] 3 pages (/"), cp.stderr
+    (root / "index.html").write_text("<!doctype html><p>x</p>")
+    (root / "a.html").unlink()
+    (root / "b.html").unlink()
+    assert "no hash can allow" not in run_tomed("check", root).stderr
