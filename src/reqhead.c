@@ -191,19 +191,28 @@ static void transfer_codings(reqhead *h, const char *v, size_t n)
     }
 }
 
-void reqhead_block(reqhead *h, const char *block, size_t n)
+void reqhead_block(reqhead *h, const char *block, size_t n, const char *line_end)
 {
     h->block = block;
     h->block_len = n;
-    h->block_pos = NULL;
+    h->block_pos = line_end;
+    if (line_end && ((uintptr_t)line_end < (uintptr_t)block ||
+                     (uintptr_t)line_end > (uintptr_t)block + n)) {
+        refuse(h, "a request line outside the request header");
+        h->block = NULL;
+    }
 }
 
-/* Only what a parser leaves between fields: line ends, whitespace, NULs. */
-static int gap_clean(const char *p, size_t n, int line_end)
+static const char bad_line[] = "a bare LF, or a line the parser did not hand over (a NUL in a "
+                               "value, a line starting with a colon)";
+
+/* n bytes that are exactly `lines` CRLFs as the parser leaves them. */
+static int line_ends(const char *p, size_t n, size_t lines)
 {
+    if (n != 2 * lines)
+        return 0;
     for (size_t i = 0; i < n; i++)
-        if (p[i] != '\0' && !is_ows((unsigned char)p[i]) &&
-            !(line_end && (p[i] == '\r' || p[i] == '\n')))
+        if (p[i] != '\0')
             return 0;
     return 1;
 }
@@ -222,12 +231,14 @@ static void field_in_block(reqhead *h, const char *name, size_t name_len, const 
         h->block = NULL; /* nothing more to compare against */
         return;
     }
-    /* between the previous value and this name: line ends; between the
-     * name and its value: the colon (now a NUL) and whitespace */
-    if (!gap_clean(h->block + (from - b), k - from, 1) ||
-        !gap_clean(h->block + (k + name_len - b), v - k - name_len, 0))
-        refuse(h, "a line the parser did not hand over (a NUL in a value, or a line "
-                  "starting with a colon)");
+    /* the previous line's end, then this name; after the name the colon's
+     * NUL and whitespace */
+    int ok = line_ends(h->block + (from - b), k - from, h->block_pos ? 1 : 0) &&
+             h->block[k + name_len - b] == '\0';
+    for (uintptr_t i = k + name_len + 1; ok && i < v; i++)
+        ok = is_ows((unsigned char)h->block[i - b]);
+    if (!ok)
+        refuse(h, bad_line);
     h->block_pos = value + value_len;
 }
 
@@ -285,10 +296,10 @@ unsigned reqhead_end(const reqhead *h, const char **reason)
     const char *why = h->reason;
     unsigned status = h->status;
     if (!status && h->block && h->block_pos) {
+        /* the last line's end, then the blank line's */
         size_t done = (size_t)((uintptr_t)h->block_pos - (uintptr_t)h->block);
-        if (!gap_clean(h->block_pos, h->block_len - done, 1))
-            status = 400, why = "a line the parser did not hand over (a NUL in a value, or a "
-                                "line starting with a colon)";
+        if (!line_ends(h->block_pos, h->block_len - done, 2))
+            status = 400, why = bad_line;
     }
     if (!status) {
         status = 400;
@@ -324,6 +335,13 @@ int reqhead_lib_rfc9112(const char *mhd_version)
     return mhd_version && sscanf(mhd_version, "%u.", &major) == 1 && major >= 1;
 }
 
+int reqhead_lib_in_place(const char *mhd_version)
+{
+    unsigned major, minor, patch;
+    return mhd_version && sscanf(mhd_version, "%u.%u.%u", &major, &minor, &patch) == 3 &&
+           major == 0 && minor == 9 && patch <= 75;
+}
+
 int reqhead_rule(const char *mhd_version, unsigned i, const char **what)
 {
     /* from_1_0: refused by libmicrohttpd 1.0.1 at discipline level 1, as
@@ -340,7 +358,7 @@ int reqhead_rule(const char *mhd_version, unsigned i, const char **what)
         {"Host that is not host[:port] (RFC 3986)", 0, REQHEAD_BY_TOMED},
         {"whitespace before a field's colon", 1, REQHEAD_BY_TOMED},
         {"obsolete line folding", 1, REQHEAD_BY_TOMED},
-        {"bare LF line ends", 1, REQHEAD_ACCEPTED},
+        {"bare LF line ends", 1, REQHEAD_BY_TOMED},
         {"field name not a token", 0, REQHEAD_BY_TOMED},
         {"control byte in the request target", 0, REQHEAD_BY_TOMED},
         {"Content-Length not a number (\"-1\", \"5, 6\")", 1, REQHEAD_BY_LIBRARY},

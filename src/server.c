@@ -133,6 +133,7 @@ struct server {
     /* libmicrohttpd before 1.0: its parser is not RFC 9112's (see
      * replace_doubled_answer and the obs-fold check in check_head) */
     int old_mhd;
+    int in_place;               /* its layout is 0.9.75's, as reqhead_block expects */
     char *raw_400_fields;       /* refused_400's header lines, for replace_doubled_answer */
     precompress *compressor;
     /* open connections, and the thread that closes the ones whose request
@@ -510,7 +511,7 @@ static void forwarded_client(const server *srv, conn_state *cs, struct MHD_Conne
 
 typedef struct head_feed {
     reqhead *h;
-    int old_mhd;
+    int in_place;
     uint64_t bytes;             /* the fields as received: "name: value\r\n" each */
 } head_feed;
 
@@ -524,7 +525,7 @@ static enum MHD_Result feed_field(void *cls, enum MHD_ValueKind kind, const char
      * new block after the read buffer ("X-A: a\r\n b" becomes "X-Ab" = "a"):
      * a value before the end of its own name is the only trace of the fold.
      * Pointers are compared, never dereferenced. 1.0 refuses folding itself. */
-    int folded = f->old_mhd && value && (uintptr_t)value < (uintptr_t)key + key_size + 1;
+    int folded = f->in_place && value && (uintptr_t)value < (uintptr_t)key + key_size + 1;
     reqhead_field(f->h, key, key_size, value, value_size, folded);
     f->bytes += key_size + value_size + 4;
     return MHD_YES;
@@ -537,16 +538,18 @@ static unsigned check_head(server *srv, const conn_state *cs, struct MHD_Connect
                            const char *method, const char *version)
 {
     reqhead h;
-    head_feed f = {&h, srv->old_mhd, 0};
+    head_feed f = {&h, srv->in_place, 0};
     reqhead_begin(&h, version, cs->target_ok);
-    if (srv->old_mhd) {
-        /* 0.9 parses the request in place in its read buffer, the method
+    if (srv->in_place) {
+        /* 0.9.75 parses the request in place in its read buffer, the method
          * first; the header size counts from there to the end of the blank
-         * line, and that much has been received, so it is all readable. */
+         * line, and that much has been received, so it is all readable. The
+         * version string ends the request line. */
         const union MHD_ConnectionInfo *hs =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
         if (hs && method)
-            reqhead_block(&h, method, hs->header_size);
+            reqhead_block(&h, method, hs->header_size,
+                          version && version[0] ? version + strlen(version) : NULL);
     }
     MHD_get_connection_values_n(c, MHD_HEADER_KIND, feed_field, &f);
     const char *why = NULL;
@@ -1390,6 +1393,7 @@ int server_bind(const tomed_config *cfg, server **out, tomed_error *err)
         return error_set(err, TOMED_EXIT_RUNTIME, "out of memory");
     srv->cfg = cfg;
     srv->old_mhd = !reqhead_lib_rfc9112(MHD_get_version());
+    srv->in_place = reqhead_lib_in_place(MHD_get_version());
     srv->pub.fd = srv->admin.fd = -1;
     atomic_init(&srv->live.current, NULL);
     atomic_init(&srv->live.acquiring, 0);

@@ -54,17 +54,25 @@ int reqhead_target_valid(const char *target, size_t n);
 void reqhead_begin(reqhead *h, const char *version, int target_ok);
 
 /*
- * For a parser that keeps the header where it was received (libmicrohttpd
- * 0.9): block is the request as it lies in the parser's buffer, from its
- * request line to the end of the blank line after the header, readable for
- * n bytes. Each field's name and value must then point into it, in order,
- * and between one field's value and the next name (and after the last value)
- * only line ends, whitespace and the NULs the parser wrote over them may lie.
- * Anything else is a line the parser did not hand over: a value it cut at a
- * NUL, or a line starting with ':' that 0.9.75 takes for the end of the
- * header (the rest then becomes the next request). Call before the fields.
+ * For libmicrohttpd 0.9.75, which parses the request in place in its buffer,
+ * writes a NUL over the colon and over each CR and LF of a line end, and
+ * hands over names and values (trailing whitespace included) as C strings:
+ * block is the request as it lies there, from its method to the end of the
+ * blank line after the header, readable for n bytes; line_end the end of
+ * the request line's version string (NULL: the request line is not
+ * checked). Each field's name and value must then point into the block, in
+ * order; between the name and its value only the colon's NUL and
+ * whitespace; and every line must end in exactly the two NULs of a CRLF.
+ * Anything else is a line end or a line the parser did not hand over: a bare
+ * LF, a value it cut at a NUL, or a line starting with ':' that 0.9.75 takes
+ * for the end of the header (the rest then becomes the next request). Call
+ * before the fields.
  */
-void reqhead_block(reqhead *h, const char *block, size_t n);
+void reqhead_block(reqhead *h, const char *block, size_t n, const char *line_end);
+
+/* Nonzero for the libmicrohttpd versions whose in-place layout reqhead_block
+ * and the obs-fold detection were measured on: 0.9.x up to 0.9.75. */
+int reqhead_lib_in_place(const char *mhd_version);
 
 /* One header field, in the order received. folded: the caller saw that this
  * field was continued with obsolete line folding. */
@@ -84,10 +92,9 @@ int reqhead_host_valid(const char *v, size_t n);
  * string (MHD_get_version()), for `tomed check`. Rule i (0-based) of
  * REQHEAD_RULES: *what describes it; returns REQHEAD_BY_LIBRARY when the
  * library refuses such a request before tomed sees it, REQHEAD_BY_TOMED when
- * it leaves it to tomed, REQHEAD_ACCEPTED when neither refuses it (tomed
- * cannot see it and the RFC allows accepting it), -1 when i is out of range.
+ * it leaves it to tomed, -1 when i is out of range.
  */
-enum { REQHEAD_BY_TOMED, REQHEAD_BY_LIBRARY, REQHEAD_ACCEPTED };
+enum { REQHEAD_BY_TOMED, REQHEAD_BY_LIBRARY };
 #define REQHEAD_RULES 14
 int reqhead_rule(const char *mhd_version, unsigned i, const char **what);
 
