@@ -37,7 +37,11 @@ CFLAGS      += -std=c11 $(OPT) $(WARN) $(SAN) -fno-strict-aliasing -pthread $(PK
 LDFLAGS     += $(SAN) -pthread
 LDLIBS      += $(PKG_LIBS)
 
-LIB_SRC     := $(filter-out src/main.c,$(wildcard src/*.c))
+# Linked into build/tomed only: main, and epolldrain.c's epoll_wait, which
+# replaces libc's for libmicrohttpd (see that file); unit tests and fuzzers
+# link libtomed.a or the sources they name, never these.
+TOMED_ONLY_SRC := src/main.c src/epolldrain.c
+LIB_SRC     := $(filter-out $(TOMED_ONLY_SRC),$(wildcard src/*.c))
 LIB_OBJ     := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -53,12 +57,16 @@ $(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
 $(BUILD)/libtomed.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
-$(BUILD)/tomed: $(BUILD)/obj/main.o $(BUILD)/libtomed.a
+$(BUILD)/tomed: $(TOMED_ONLY_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/libtomed.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtomed.a | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -o $@ $< \
 	    $(BUILD)/libtomed.a $(LDFLAGS) $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+# epolldrain.o is not in libtomed.a (TOMED_ONLY_SRC): its test links it itself.
+$(BUILD)/tests/test_epolldrain: $(BUILD)/obj/epolldrain.o
+$(BUILD)/tests/test_epolldrain: LDLIBS += $(BUILD)/obj/epolldrain.o
 
 $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@

@@ -1224,11 +1224,11 @@ static int start_listener(server *srv, listener *l, const char *addr, unsigned t
     const tomed_config *cfg = srv->cfg;
     const char *what = l->admin ? "admin.listen" : "listen";
     int v6 = l->v6;
-    /* poll(2) by default: libmicrohttpd 0.9.75's epoll loop accepts at most
-     * ten connections per edge-triggered wake-up of the listening socket, so
-     * a burst of 256 new connections leaves most of them unaccepted until
-     * another client arrives (measured: 80-350 req/s instead of ~10k with one
-     * thread). */
+    /* server.epoll: libmicrohttpd's epoll loop (0.9.75 and 1.0.1) used to
+     * sleep with 128 or 256 requests in hand, for up to connection_timeout,
+     * after a full batch of 128 events (not accept(), as was once thought);
+     * build/tomed's own epoll_wait (epolldrain.c) makes that call
+     * non-blocking. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | (cfg->epoll ? MHD_USE_EPOLL : MHD_USE_POLL) |
                      MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (cfg->turbo ? MHD_USE_TURBO : 0) |
