@@ -54,14 +54,10 @@ int csp_hash(const void *data, size_t n, char out[CSP_HASH_SIZE])
     return 0;
 }
 
-/* Hash element text as the browser sees it: the HTML parser turned CR LF and
+/* Feed element text as the browser sees it: the HTML parser turned CR LF and
  * lone CR into LF and NUL into U+FFFD before the tokenizer ever ran. */
-static int csp_hash_text(EVP_MD_CTX *ctx, const char *s, size_t n, char out[CSP_HASH_SIZE])
+static int csp_hash_update(EVP_MD_CTX *ctx, const char *s, size_t n)
 {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-        return -1;
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
         const char *subst;
@@ -78,11 +74,38 @@ static int csp_hash_text(EVP_MD_CTX *ctx, const char *s, size_t n, char out[CSP_
             i++;
         start = i + 1;
     }
-    if (!EVP_DigestUpdate(ctx, s + start, n - start) || !EVP_DigestFinal_ex(ctx, digest, &len) ||
-        len != 32)
+    return EVP_DigestUpdate(ctx, s + start, n - start) ? 0 : -1;
+}
+
+static int csp_hash_final(EVP_MD_CTX *ctx, char out[CSP_HASH_SIZE])
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!EVP_DigestFinal_ex(ctx, digest, &len) || len != 32)
         return -1;
     csp_format(digest, out);
     return 0;
+}
+
+static int csp_hash_text(EVP_MD_CTX *ctx, const char *s, size_t n, char out[CSP_HASH_SIZE])
+{
+    if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) || csp_hash_update(ctx, s, n) < 0)
+        return -1;
+    return csp_hash_final(ctx, out);
+}
+
+/* The text of an SVG element made of pieces (text and CDATA sections): the
+ * DOM text is their concatenation. */
+static int csp_hash_pieces(EVP_MD_CTX *ctx, const char *s, const html_tok *t,
+                           char out[CSP_HASH_SIZE])
+{
+    size_t pos = t->text, at, len;
+    if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+        return -1;
+    while (html_text_piece(s, t, &pos, &at, &len))
+        if (csp_hash_update(ctx, s + at, len) < 0)
+            return -1;
+    return csp_hash_final(ctx, out);
 }
 
 /* ---------------------------------------------------------------- attributes */
@@ -284,13 +307,16 @@ int csp_scan(const char *html, size_t n, csp_page *page)
                 break;
             }
         } else if (t.text_kind == HTML_TEXT_STYLE) {
-            /* A cut-off <style> is still applied: hash its text up to the end. */
-            if (!t.text_exact) {
+            /* A cut-off <style> is still applied: hash its text up to the end.
+             * An SVG <style> may hold its text in CDATA sections. */
+            if (!t.text_exact && !t.text_pieces) {
                 page->unhashable++;
                 continue;
             }
             page->styles++;
-            if (csp_hash_text(ctx, text, t.text_len, hash) || csp_list_push(&styles, hash))
+            if ((t.text_exact ? csp_hash_text(ctx, text, t.text_len, hash)
+                              : csp_hash_pieces(ctx, s, &t, hash)) ||
+                csp_list_push(&styles, hash))
                 rc = -1;
         }
     }

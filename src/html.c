@@ -430,40 +430,103 @@ static int html_rules(const html_walk *w, const html_tok *t)
     return top->axml && html_tok_is(w->s, t, "svg");
 }
 
-/* The text of an SVG <script> or <style> starting at t->end: plain text up
- * to its end tag is the whole text; anything else is markup the walk goes
- * through (and the text is opaque). */
+/* Is there a character reference in s[i, end)? ('&' then a letter, digit or
+ * '#': anything else leaves the '&' as it is.) */
+static int html_has_ref(const char *s, size_t i, size_t end)
+{
+    for (size_t k = i; k + 1 < end; k++)
+        if (s[k] == '&' && (s[k + 1] == '#' || html_is_alpha((unsigned char)s[k + 1]) ||
+                            (s[k + 1] >= '0' && s[k + 1] <= '9')))
+            return 1;
+    return 0;
+}
+
+/* The text of an SVG <script> or <style> starting at t->end. Its DOM text is
+ * its Text children: plain text up to its end tag is the whole text (exact);
+ * text with CDATA sections and comments between is the concatenation of the
+ * text and the CDATA contents (pieces). Anything else is markup the walk goes
+ * through, and the text is opaque. */
 static void html_foreign_text(html_walk *w, html_tok *t, const char *name)
 {
     const char *s = w->s;
     size_t n = w->n, i = t->end;
-    const char *lt = memchr(s + i, '<', n - i);
-    size_t end = lt ? (size_t)(lt - s) : n;
+    int refs = 0, pieces = 0;
     t->text = i;
-    t->text_len = end - i;
-    t->text_exact = 1;
-    for (size_t k = i; k < end; k++)
-        if (s[k] == '&' && k + 1 < end &&
-            (s[k + 1] == '#' || html_is_alpha((unsigned char)s[k + 1]) ||
-             (s[k + 1] >= '0' && s[k + 1] <= '9'))) {
-            t->text_exact = 0; /* a character reference: the DOM text differs */
-            break;
+    for (;;) {
+        const char *lt = memchr(s + i, '<', n - i);
+        size_t end = lt ? (size_t)(lt - s) : n;
+        refs |= html_has_ref(s, i, end);
+        t->text_len = end - t->text;
+        if (end == n) {
+            t->text_exact = !refs && !pieces; /* cut off */
+            return;
         }
-    if (end == n)
-        return; /* cut off */
-    if (html_end_tag_at(s, n, end, name, strlen(name))) {
-        int closed;
-        size_t after = html_end_tag_end(s, n, end, &closed);
-        if (closed) {
+        if (html_end_tag_at(s, n, end, name, strlen(name))) {
+            int closed;
+            size_t after = html_end_tag_end(s, n, end, &closed);
+            t->text_exact = !refs && !pieces;
+            if (!closed) {
+                w->pos = n; /* "</script" cut off: the rest is inside that tag */
+                return;
+            }
+            t->text_pieces = !refs && pieces;
             t->text_end_tag = 1;
             html_pop_one(w); /* the element pushed for t */
             w->pos = after;
             return;
         }
-        w->pos = n; /* "</script" cut off: the rest is inside that tag */
-        return;
+        size_t next;
+        if (n - end >= 9 && memcmp(s + end, "<![CDATA[", 9) == 0) {
+            const char *q = memmem(s + end + 9, n - end - 9, "]]>", 3);
+            next = q ? (size_t)(q - s) + 3 : n;
+        } else if (n - end >= 4 && memcmp(s + end, "<!--", 4) == 0) {
+            next = html_comment_end(s, n, end + 4);
+        } else {
+            break;
+        }
+        if (next >= n)
+            break; /* a section cut off by the end of input */
+        pieces = 1;
+        i = next;
     }
     t->text_exact = 0; /* markup inside: walked as such */
+}
+
+int html_text_piece(const char *s, const html_tok *t, size_t *pos, size_t *at, size_t *len)
+{
+    size_t end = t->text + t->text_len;
+    while (*pos < end) {
+        size_t i = *pos;
+        if (s[i] != '<') {
+            const char *lt = memchr(s + i, '<', end - i);
+            size_t e = lt ? (size_t)(lt - s) : end;
+            *at = i;
+            *len = e - i;
+            *pos = e;
+            return 1;
+        }
+        if (end - i >= 9 && memcmp(s + i, "<![CDATA[", 9) == 0) {
+            const char *q = memmem(s + i + 9, end - i - 9, "]]>", 3);
+            size_t e = q ? (size_t)(q - s) : end;
+            *pos = q ? e + 3 : end;
+            if (e > i + 9) {
+                *at = i + 9;
+                *len = e - (i + 9);
+                return 1;
+            }
+            continue;
+        }
+        if (end - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
+            *pos = html_comment_end(s, end, i + 4);
+            continue;
+        }
+        /* not a piece boundary (the token is not text_pieces): the rest */
+        *at = i;
+        *len = end - i;
+        *pos = end;
+        return 1;
+    }
+    return 0;
 }
 
 /* The raw text of an HTML element starting at t->end, of `kind`, ended by

@@ -23,9 +23,11 @@
  *     blocks (application/json, application/ld+json, text/template, ...) never
  *     run, so they need no hash and get none.
  *   - <style> elements, every one (even empty).
- *   - An SVG <script> or <style> whose text holds markup (comments, CDATA)
- *     or a character reference has a DOM text that differs from its bytes:
- *     it gets no hash and is counted in `unhashable`.
+ *   - An SVG <style> whose text is split by CDATA sections or comments is
+ *     hashed as the DOM holds it: the text and CDATA contents joined. An SVG
+ *     <script> like that, and any SVG <script> or <style> holding other
+ *     markup or a character reference, has a DOM text tomed does not
+ *     compute: it gets no hash and is counted in `unhashable`.
  *   - A <script> cut off by the end of the file (no end tag, or one cut off
  *     inside like "</script ") is never run by a browser, so it gets no hash
  *     (counted in `unterminated`); a cut-off <style> is applied, so its text

@@ -117,6 +117,10 @@ typedef struct html_tok {
                                 * (after CR/NUL normalisation): always for HTML raw text;
                                 * for an SVG <script>/<style>, only when no markup and no
                                 * character reference is inside */
+    int text_pieces;           /* an SVG <script>/<style> ended by its end tag whose text
+                                * holds CDATA sections or comments and nothing else (no
+                                * reference): its DOM text is the concatenation of
+                                * html_text_piece()'s pieces */
 } html_tok;
 
 typedef struct html_open {
@@ -154,6 +158,12 @@ int html_walk_next(html_walk *w, html_tok *t);
 /* Nothing to release today; kept so callers need not change if the walk
  * ever allocates. */
 void html_walk_free(html_walk *w);
+
+/* The next piece of t's text from *pos (start at t->text): text runs and
+ * CDATA contents, comments left out. 1 and [*at, *at + *len), or 0 at the
+ * end. For a token that is not text_pieces the text is one piece (or more,
+ * split at markup it does not understand, passed as it is). */
+int html_text_piece(const char *s, const html_tok *t, size_t *pos, size_t *at, size_t *len);
 
 /* ---------------------------------------------------------------- attributes */
 

@@ -7,6 +7,8 @@ text — each probe script calling r('name'). Served with a strict template and
 csp_auto, Chromium must raise zero CSP violations, run exactly the expected probes,
 and the policy must hash an r('name') text exactly when Chromium runs it inline.
 
+SVG <style> text in CDATA sections or split by comments is hashed as the DOM's text.
+
 Before the shared walk, tomed hashed an <svg><title>'s HTML <script> as <title> text,
 an <svg><textarea>/<noscript>'s SVG script as raw text, and missed the script after
 <svg><script/>: four violations on this page."""
