@@ -31,6 +31,7 @@
 #include "tomed/reqhead.h"
 #include "tomed/server.h"
 #include "tomed/site.h"
+#include "tomed/store.h"
 #include "tomed/sveltekit.h"
 #include "tomed/watch.h"
 
@@ -198,7 +199,7 @@ static void print_memory_estimate(const tomed_config *cfg, const site_snapshot *
     uint64_t held = 0, siblings = 0, generated = 0;
     size_t n_siblings = 0, n_generated = 0;
     for (size_t i = 0; i < snap->n_entries; i++) {
-        const site_entry *e = &snap->entries[i];
+        const site_entry *e = snap->entries[i];
         if (e->data)
             held += e->size;
         for (int k = ENC_BR; k < ENC_COUNT; k++) {
@@ -239,7 +240,7 @@ static int cmd_check(const tomed_config *cfg, tomed_error *err)
     /* read the site as `run` would: as server.user, when started as root */
     if (privilege_drop(cfg, err) < 0)
         return -1;
-    if (site_load(cfg, 1, &snap, err) < 0)
+    if (store_init(cfg->storage_dir, err) < 0 || site_load(cfg, 1, &snap, err) < 0)
         return -1;
     char *yaml = config_dump(cfg);
     if (!yaml) {
@@ -252,8 +253,8 @@ static int cmd_check(const tomed_config *cfg, tomed_error *err)
                snap->build_base, cfg->base, (unsigned long long)snap->rewrites,
                snap->rewritten_files);
         for (size_t i = 0; i < snap->n_entries; i++)
-            if (snap->entries[i].rewrites)
-                printf("#   %s: %u\n", snap->entries[i].path, snap->entries[i].rewrites);
+            if (snap->entries[i]->rewrites)
+                printf("#   %s: %u\n", snap->entries[i]->path, snap->entries[i]->rewrites);
     } else if (snap->build_base[0]) {
         printf("# rewrite: none (built for %s, mounted at %s%s)\n", snap->build_base, cfg->base,
                cfg->rewrite_enabled ? "" : ", rewrite.enabled false");
@@ -300,7 +301,8 @@ static int cmd_serve(const tomed_config *cfg, tomed_error *err)
     server *srv = NULL;
     if (server_bind(cfg, &srv, err) < 0)
         return -1;
-    if (privilege_drop(cfg, err) < 0) {
+    /* storage.dir is made and checked as the user that will write to it */
+    if (privilege_drop(cfg, err) < 0 || store_init(cfg->storage_dir, err) < 0) {
         server_stop(srv, 0);
         return -1;
     }

@@ -62,6 +62,7 @@ enum kind {
     K_ACCESSLOG,/* "off", "clf" or "json" */
     K_USER,     /* a user name, "uid" or "uid:gid", or "" */
     K_CIDRS,    /* comma-separated CIDRs, or a YAML sequence of them; "" none */
+    K_DIR,      /* a directory path, or "" for the default */
 };
 
 struct key_def {
@@ -122,6 +123,7 @@ static const struct key_def keys[] = {
     {"compression.max_file_size", K_SIZE, F(compress_max_file_size), "8MiB", NULL, 0, UINT64_MAX},
     {"compression.brotli_quality", K_UINT, F(brotli_quality), "11", NULL, 0, 11},
     {"compression.gzip_level", K_UINT, F(gzip_level), "9", NULL, 1, 9},
+    {"storage.dir", K_DIR, F(storage_dir), "", NULL, 0, 0},
     {"log.access", K_ACCESSLOG, F(access_log), "json", "clf", 0, 0},
     {"log.buffer", K_SIZE, F(log_buffer), "256KiB", NULL, 4096, 64u << 20},
     {"admin.listen", K_ADMIN, F(admin_listen), "", NULL, 0, 0},
@@ -146,7 +148,7 @@ static bool is_number(enum kind kind)
 static bool allows_empty(enum kind kind)
 {
     return kind == K_HEALTH || kind == K_SITEFILE || kind == K_HEADER || kind == K_ADMIN ||
-           kind == K_USER || kind == K_CIDRS;
+           kind == K_USER || kind == K_CIDRS || kind == K_DIR;
 }
 
 static const char *kind_noun(enum kind kind)

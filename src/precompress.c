@@ -7,6 +7,9 @@
  * descriptor when it is not in memory), and the stop flag is looked at
  * between chunks, so a reload or SIGTERM waits for one chunk, not one file.
  *
+ * The variants' bytes go to a pack (store.h) reserved at the budget's size,
+ * so they are page cache like the files' own bytes, not anonymous memory.
+ *
  * Work order: HTML first (every visit starts with a page), then smaller files
  * before larger ones, so most requests are compressed soon after start even
  * on a large site. Each variant is published with a release store into its
@@ -16,6 +19,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +36,7 @@ struct precompress {
     const tomed_config *cfg;
     precompress_prepare_fn prepare;
     void *ctx;
+    store_pack *pack;        /* where this run's variants go; NULL: none can be made */
     atomic_int stop;
     atomic_int done;
 };
@@ -49,7 +54,10 @@ static int cmp_job(const void *a, const void *b)
     return x->e->size < y->e->size ? -1 : x->e->size > y->e->size;
 }
 
-/* A copy of the variant the previous generation made of the same bytes, or NULL. */
+/* The variant the previous generation made of the same bytes (sharing its
+ * bytes, not a copy), or NULL. Entries that did not change at all are shared
+ * with their variants by site_load_after; this finds the rest (a file
+ * touched, or its policy changed, but not its bytes). */
 static site_variant *reuse(const site_snapshot *prev, const site_entry *e, enum encoding enc)
 {
     if (!prev)
@@ -58,13 +66,9 @@ static site_variant *reuse(const site_snapshot *prev, const site_entry *e, enum 
     if (!old || strcmp(old->etag, e->etag) != 0)
         return NULL;
     const site_variant *ov = site_entry_variant(old, enc);
-    if (!ov || !ov->data)
+    if (!ov || !ov->pack)
         return NULL; /* siblings sent from disk are found again by the loader */
-    unsigned char *copy = malloc(ov->size ? ov->size : 1);
-    if (!copy)
-        return NULL;
-    memcpy(copy, ov->data, ov->size);
-    return site_variant_new(e, enc, copy, ov->size);
+    return site_variant_new(e, enc, ov->pack, ov->data, ov->size);
 }
 
 static void *worker(void *arg)
@@ -81,7 +85,7 @@ static void *worker(void *arg)
     if (!jobs)
         goto out;
     for (size_t i = 0; i < s->n_entries; i++) {
-        site_entry *e = &s->entries[i];
+        site_entry *e = s->entries[i];
         /* a file with both siblings needs nothing; one with only x.js.br still
          * gets a gzip variant for clients without brotli */
         if (e->negotiable && site_entry_encodings(e) != (ENC_MASK(ENC_BR) | ENC_MASK(ENC_GZIP)) &&
@@ -107,22 +111,28 @@ static void *worker(void *arg)
             if (!v) {
                 unsigned char *out = NULL;
                 size_t outn = 0;
-                if (encoding_compress_input((enum encoding)k, level[k], &in, &p->stop, &out,
+                uint64_t off = 0;
+                if (!p->pack ||
+                    encoding_compress_input((enum encoding)k, level[k], &in, &p->stop, &out,
                                             &outn) < 0)
                     continue;
-                if (!(v = site_variant_new(e, (enum encoding)k, out, outn)))
+                if (used + outn > budget || store_pack_append(p->pack, out, outn, &off) < 0) {
+                    free(out);
+                    continue;
+                }
+                free(out);
+                if (!(v = site_variant_new(e, (enum encoding)k, p->pack,
+                                           store_pack_at(p->pack, off), outn)))
                     continue;
             }
             size_t outn = (size_t)v->size;
             if (used + outn > budget) {
-                free(v->data);
-                free(v);
+                site_variant_free(v);
                 continue;
             }
             if ((p->prepare && p->prepare(e, v, p->ctx) != 0) || site_entry_publish(e, v) != 0) {
                 /* never published: nobody else can see it */
-                free(v->data);
-                free(v);
+                site_variant_free(v);
                 continue;
             }
             used += outn;
@@ -136,6 +146,8 @@ out:
     /* done with it: the previous generation may go when keep_previous ends */
     site_snapshot_unref(p->previous);
     p->previous = NULL;
+    store_pack_unref(p->pack); /* the variants hold theirs */
+    p->pack = NULL;
 #ifdef __GLIBC__
     /* Brotli at quality 11 works in several MiB of scratch memory that glibc
      * keeps after it is freed, pinned below the variants allocated later.
@@ -178,9 +190,18 @@ precompress *precompress_start_after(site_snapshot *snap, site_snapshot *previou
     p->ctx = ctx;
     atomic_init(&p->stop, 0);
     atomic_init(&p->done, 0);
+    tomed_error err = {0};
+    /* reserved, so variants are readable as soon as they are written; the
+     * untouched rest of the sparse file costs neither memory nor disk */
+    uint64_t reserve = cfg->compress_memory_max;
+    if (reserve > (uint64_t)(SIZE_MAX / 4))
+        reserve = (uint64_t)(SIZE_MAX / 4); /* address space, on a 32-bit build */
+    if (!(p->pack = store_pack_new(reserve, &err)))
+        diag(DIAG_WARN, "compression: %s; serving uncompressed", err.msg);
     if (pthread_create(&p->thread, NULL, worker, p) != 0) {
         site_snapshot_unref(p->snap);
         site_snapshot_unref(p->previous);
+        store_pack_unref(p->pack);
         free(p);
         return NULL;
     }

@@ -1,7 +1,16 @@
 /*
- * responses — build the libmicrohttpd responses of a snapshot once, so the
- * request path only queues them.
+ * responses — build the libmicrohttpd responses of a file, so the request
+ * path mostly only queues them.
+ *
+ * A response object with its header list is ~2.5 KB per representation, more
+ * than the small file it sends: building them all at load cost a 10,000-file
+ * site 25 MiB before a single request. They are built when a representation
+ * is first asked for and kept with it, up to RESPONSES_KEPT_MAX of them for
+ * the process; past that, a representation without one gets a response built
+ * for the request and freed after it (the cold tail of a large site, a few
+ * microseconds each). The hot files, asked for first and most, keep theirs.
  */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,45 +142,111 @@ static entry_responses *responses_new(const tomed_config *cfg, const site_entry 
     return er;
 }
 
-static void release_entry(site_entry *e, void *ctx)
+/* Representations that hold built responses now (at most RESPONSES_KEPT_MAX). */
+static atomic_size_t kept;
+
+static void drop_kept(_Atomic(void *) *slot)
 {
-    (void)ctx;
-    responses_free(e->server_data);
-    e->server_data = NULL;
+    entry_responses *er = atomic_load_explicit(slot, memory_order_acquire);
+    if (er) {
+        responses_free(er);
+        atomic_store_explicit(slot, NULL, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&kept, 1, memory_order_relaxed);
+    }
+}
+
+/* site's release hook: the entry is going away, and nobody can reach it. */
+static void release_entry(site_entry *e)
+{
+    drop_kept(&e->server_data);
     for (int k = ENC_BR; k < ENC_COUNT; k++) {
         site_variant *v = site_entry_variant(e, (enum encoding)k);
-        if (v) {
-            responses_free(v->server_data);
-            v->server_data = NULL;
-        }
+        if (v)
+            drop_kept(&v->server_data);
     }
 }
 
-int responses_prepare_variant(const tomed_config *cfg, const site_entry *e, site_variant *v)
+const entry_responses *responses_of(const tomed_config *cfg, const route_result *res,
+                                    entry_responses *spare)
 {
-    v->server_data = responses_new(cfg, e, v);
-    return v->server_data ? 0 : -1;
-}
-
-const entry_responses *responses_of(const route_result *res)
-{
-    return res->variant ? res->variant->server_data : res->entry->server_data;
-}
-
-int responses_prepare_snapshot(const tomed_config *cfg, site_snapshot *snap, tomed_error *err)
-{
-    snap->release = release_entry;
-    for (size_t i = 0; i < snap->n_entries; i++) {
-        site_entry *e = &snap->entries[i];
-        if (!(e->server_data = responses_new(cfg, e, NULL)))
-            return error_set(err, TOMED_EXIT_RUNTIME, "%s: cannot prepare response", e->path);
-        for (int k = ENC_BR; k < ENC_COUNT; k++) {
-            site_variant *v = site_entry_variant(e, (enum encoding)k);
-            if (v && !(v->server_data = responses_new(cfg, e, v)))
-                return error_set(err, TOMED_EXIT_RUNTIME, "%s: cannot prepare response", e->path);
-        }
+    /* The slot is the one part of an entry or variant that changes after it
+     * is published, from NULL to responses, once (as variants[] does). */
+    _Atomic(void *) *slot = res->variant ? &((site_variant *)(uintptr_t)res->variant)->server_data
+                                         : &((site_entry *)(uintptr_t)res->entry)->server_data;
+    entry_responses *er = atomic_load_explicit(slot, memory_order_acquire);
+    memset(spare, 0, sizeof *spare);
+    if (er)
+        return er;
+    if (atomic_fetch_add_explicit(&kept, 1, memory_order_relaxed) >= RESPONSES_KEPT_MAX) {
+        atomic_fetch_sub_explicit(&kept, 1, memory_order_relaxed);
+        er = responses_new(cfg, res->entry, res->variant);
+        if (!er)
+            return NULL;
+        *spare = *er; /* the caller's, for this request */
+        free(er);
+        return spare;
     }
-    return 0;
+    if (!(er = responses_new(cfg, res->entry, res->variant))) {
+        atomic_fetch_sub_explicit(&kept, 1, memory_order_relaxed);
+        return NULL;
+    }
+    void *expected = NULL;
+    if (!atomic_compare_exchange_strong_explicit(slot, &expected, er, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        /* another thread built them first: use those */
+        responses_free(er);
+        atomic_fetch_sub_explicit(&kept, 1, memory_order_relaxed);
+        return expected;
+    }
+    return er;
+}
+
+void responses_done(entry_responses *spare)
+{
+    if (spare->full)
+        MHD_destroy_response(spare->full);
+    if (spare->not_modified)
+        MHD_destroy_response(spare->not_modified);
+    memset(spare, 0, sizeof *spare);
+}
+
+size_t responses_kept(void)
+{
+    return atomic_load_explicit(&kept, memory_order_relaxed);
+}
+
+void responses_init(void)
+{
+    site_set_release_hook(release_entry);
+}
+
+/* Bytes of one header field in a head: name, ": ", value, CRLF. */
+static size_t field_len(const char *name, const char *value)
+{
+    return strlen(name) + strlen(value) + 4;
+}
+
+size_t responses_head_bound(const tomed_config *cfg, const site_entry *e)
+{
+    /* what add_entry_headers can add, each at its longest */
+    size_t n = field_len(MHD_HTTP_HEADER_ETAG, e->etag) + 8 /* "-br" inside a variant's */ +
+               field_len(MHD_HTTP_HEADER_LAST_MODIFIED, e->last_modified) +
+               field_len(MHD_HTTP_HEADER_CACHE_CONTROL, e->cache_control ? e->cache_control : "") +
+               field_len(MHD_HTTP_HEADER_VARY, "Accept-Encoding") +
+               field_len(MHD_HTTP_HEADER_CONTENT_TYPE, e->mime) +
+               field_len(MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip") +
+               field_len(MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    const siterules_headerset *hs = e->headers;
+    for (size_t i = 0; hs && i < hs->n; i++)
+        if (hs->h[i].value)
+            n += field_len(hs->h[i].name, hs->h[i].value);
+    policy_header h[8];
+    size_t k = policy_security_headers(cfg, h, 8);
+    for (size_t i = 0; i < k; i++)
+        n += field_len(h[i].name, e->csp && strcmp(h[i].name, "Content-Security-Policy") == 0
+                                      ? e->csp
+                                      : h[i].value);
+    return n;
 }
 
 struct MHD_Response *responses_text(const tomed_config *cfg, const char *body,

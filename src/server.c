@@ -394,13 +394,20 @@ static enum MHD_Result respond(listener *l, conn_state *cs, struct MHD_Connectio
         return queue_error(srv, cs, c, 503);
 
     switch (res.kind) {
-    case ROUTE_FILE: {
-        const entry_responses *er = responses_of(&res);
-        return queue(cs, c, res.status, er->full, er->size,
-                     res.variant ? encoding_name(res.variant->encoding) : NULL);
+    case ROUTE_FILE:
+    case ROUTE_NOT_MODIFIED: {
+        entry_responses spare;
+        const entry_responses *er = responses_of(srv->cfg, &res, &spare);
+        if (!er)
+            return queue_error(srv, cs, c, 503);
+        enum MHD_Result ret =
+            res.kind == ROUTE_FILE
+                ? queue(cs, c, res.status, er->full, er->size,
+                        res.variant ? encoding_name(res.variant->encoding) : NULL)
+                : queue(cs, c, 304, er->not_modified, 0, NULL);
+        responses_done(&spare);
+        return ret;
     }
-    case ROUTE_NOT_MODIFIED:
-        return queue(cs, c, 304, responses_of(&res)->not_modified, 0, NULL);
     case ROUTE_PARTIAL:
     case ROUTE_UNSATISFIABLE:
         return queue_owned(cs, c, res.status, responses_range(srv->cfg, &res),
@@ -1087,7 +1094,7 @@ static uint64_t generation_fds(const site_snapshot *s)
 {
     uint64_t n = 0;
     for (size_t i = 0; s && i < s->n_entries; i++) {
-        const site_entry *e = &s->entries[i];
+        const site_entry *e = s->entries[i];
         n += e->fd >= 0;
         for (int k = ENC_BR; k < ENC_COUNT; k++) {
             const site_variant *v = site_entry_variant(e, (enum encoding)k);
@@ -1146,7 +1153,7 @@ static int bind_listener(server *srv, listener *l, int admin, const char *addr, 
  * When the request and the head do not both fit, libmicrohttpd closes the
  * connection without an answer (logged as "200 0"), or answers 431 to a
  * request within limits.max_header_size. So the pool is sized from the
- * limits and from the largest prebuilt head of the live snapshot, with
+ * limits and from the largest head of the live snapshot's files, with
  * headroom for a reload's pages (the pool cannot change while the daemon
  * runs). It is zeroed for every request on a kept-alive connection, so it
  * is kept no larger than that (40 KiB of memset was 11-20% of a 404's CPU).
@@ -1155,36 +1162,15 @@ static int bind_listener(server *srv, listener *l, int admin, const char *addr, 
 #define HEAD_ROOM_MIN 4096u
 #define HEAD_HEADROOM 4096u
 
-static enum MHD_Result add_header_len(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value)
-{
-    (void)kind;
-    *(size_t *)cls += strlen(key) + strlen(value) + 4;
-    return MHD_YES;
-}
-
-static size_t head_bytes(const void *server_data)
-{
-    const entry_responses *er = server_data;
-    size_t n = 0;
-    if (er && er->full)
-        MHD_get_response_headers(er->full, add_header_len, &n);
-    return n + HEAD_FIXED;
-}
-
-/* The largest response head prebuilt for s (and where), in bytes. */
+/* The largest response head of s (and where), in bytes: bounded from each
+ * entry's header fields, as responses are built only when first asked for. */
 static size_t largest_head(const site_snapshot *s, const char **where)
 {
     size_t max = 0;
     *where = NULL;
     for (size_t i = 0; s && i < s->n_entries; i++) {
-        const site_entry *e = &s->entries[i];
-        size_t n = head_bytes(e->server_data);
-        for (int k = ENC_BR; k < ENC_COUNT; k++) {
-            const site_variant *v = site_entry_variant(e, (enum encoding)k);
-            if (v && head_bytes(v->server_data) > n)
-                n = head_bytes(v->server_data);
-        }
+        const site_entry *e = s->entries[i];
+        size_t n = responses_head_bound(s->cfg, e) + HEAD_FIXED;
         if (n > max) {
             max = n;
             *where = e->path;
@@ -1323,19 +1309,12 @@ static void server_free(server *srv)
     free(srv);
 }
 
-/* precompress hook: give a freshly compressed variant its responses. */
-static int prepare_variant(const site_entry *e, site_variant *v, void *ctx)
-{
-    server *srv = ctx;
-    return responses_prepare_variant(srv->cfg, e, v);
-}
-
 static uint64_t compressed_bytes(const site_snapshot *s)
 {
     uint64_t n = 0;
     for (size_t i = 0; i < s->n_entries; i++)
         for (int k = ENC_BR; k < ENC_COUNT; k++) {
-            const site_variant *v = site_entry_variant(&s->entries[i], (enum encoding)k);
+            const site_variant *v = site_entry_variant(s->entries[i], (enum encoding)k);
             n += v ? v->size : 0;
         }
     return n;
@@ -1395,6 +1374,7 @@ int server_bind(const tomed_config *cfg, server **out, tomed_error *err)
     srv->old_mhd = !reqhead_lib_rfc9112(MHD_get_version());
     srv->in_place = reqhead_lib_in_place(MHD_get_version());
     srv->pub.fd = srv->admin.fd = -1;
+    responses_init();
     atomic_init(&srv->live.current, NULL);
     atomic_init(&srv->live.acquiring, 0);
     atomic_init(&srv->previous.current, NULL);
@@ -1439,10 +1419,6 @@ int server_start(server *srv, site_snapshot *snap, tomed_error *err)
         error_set(err, TOMED_EXIT_RUNTIME, "out of memory");
         goto fail;
     }
-    if (responses_prepare_snapshot(cfg, snap, err) < 0) {
-        site_snapshot_unref(snap);
-        goto fail;
-    }
     metrics_snapshot(srv->metrics, snap->generation, snap->n_entries, snap->total_bytes,
                      compressed_bytes(snap));
     site_live_swap(&srv->live, snap);
@@ -1458,7 +1434,7 @@ int server_start(server *srv, site_snapshot *snap, tomed_error *err)
 
     /* Serving starts now, with identity bytes; variants appear as they are made. */
     if (cfg->compress_memory_max > 0)
-        srv->compressor = precompress_start(snap, cfg, prepare_variant, srv);
+        srv->compressor = precompress_start(snap, cfg, NULL, NULL);
     return 0;
 fail:
     server_free(srv);
@@ -1484,7 +1460,7 @@ static void diff(const site_snapshot *a, const site_snapshot *b, size_t *added, 
     while (i < a->n_entries || j < b->n_entries) {
         int c = i == a->n_entries   ? 1
                 : j == b->n_entries ? -1
-                                    : strcmp(a->entries[i].path, b->entries[j].path);
+                                    : strcmp(a->entries[i]->path, b->entries[j]->path);
         if (c < 0) {
             (*removed)++;
             i++;
@@ -1492,7 +1468,7 @@ static void diff(const site_snapshot *a, const site_snapshot *b, size_t *added, 
             (*added)++;
             j++;
         } else {
-            *changed += strcmp(a->entries[i].etag, b->entries[j].etag) != 0;
+            *changed += strcmp(a->entries[i]->etag, b->entries[j]->etag) != 0;
             i++;
             j++;
         }
@@ -1508,15 +1484,13 @@ int server_reload(server *srv, tomed_error *err)
     site_snapshot *next = NULL;
     uint64_t gen = cur ? cur->generation + 1 : 1;
 
-    if (site_load(cfg, gen, &next, err) < 0)
+    if (site_load_after(cfg, gen, cur, &next, err) < 0)
         goto failed;
     /* A build caught half-written (or a wrong mount) must not replace a good one. */
     if (cur && site_find(cur, "/index.html", 11) && !site_find(next, "/index.html", 11)) {
         error_set(err, TOMED_EXIT_RUNTIME, "%s has no index.html", cfg->root);
         goto failed;
     }
-    if (responses_prepare_snapshot(cfg, next, err) < 0)
-        goto failed;
 
     precompress_stop(srv->compressor); /* it works for the generation going away */
     srv->compressor = NULL;
@@ -1530,15 +1504,17 @@ int server_reload(server *srv, tomed_error *err)
     /* a file of the new generation may sit where a reported one was */
     atomic_store(&srv->changed_reported, NULL);
     if (cfg->compress_memory_max > 0)
-        srv->compressor = precompress_start_after(next, cur, cfg, prepare_variant, srv);
+        srv->compressor = precompress_start_after(next, cur, cfg, NULL, NULL);
     /* the outgoing generation answers for its immutable assets a while longer */
     atomic_store(&srv->previous_until, now_s() + (int64_t)cfg->keep_previous_s);
     site_live_swap(&srv->previous, cur);
     cur = NULL;
     metrics_reload(srv->metrics, 1, time(NULL));
     diag(DIAG_NOTICE,
-         "reloaded: generation %llu, %zu files (%zu added, %zu removed, %zu changed) in %llu ms",
+         "reloaded: generation %llu, %zu files (%zu added, %zu removed, %zu changed), %zu "
+         "shared with the previous generation, in %llu ms",
             (unsigned long long)next->generation, next->n_entries, added, removed, changed,
+            next->shared,
             (unsigned long long)(elapsed_us(&t0) / 1000));
     site_snapshot_unref(next);
     return 0;

@@ -4,10 +4,16 @@
  *
  * Everything a response needs is decided here, once: the walk reads every
  * file, hashes it (SHA-256, so every replica of a Deployment derives the same
- * strong ETag from the same bytes, whatever the files' mtimes), keeps small
- * files in memory and keeps a descriptor open for large ones so they go out
- * with sendfile. The files are never consulted again while the snapshot lives:
- * a deploy that replaces files underneath does not produce a torn response.
+ * strong ETag from the same bytes, whatever the files' mtimes), copies small
+ * files into the load's pack (store.h: page cache the kernel may reclaim, in
+ * a file nobody else can truncate) and keeps a descriptor open for large ones
+ * so they go out with sendfile. The site's files are never consulted again
+ * for small bodies while the snapshot lives: a deploy that rewrites files in
+ * place, even truncating them, does not produce a torn response nor a SIGBUS.
+ *
+ * On a reload, an entry of the previous generation whose bytes and derived
+ * facts are unchanged is taken over (reference-counted), so the generations
+ * share everything but what a deploy changed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -42,8 +48,12 @@ typedef struct loader {
     size_t root_real_len;
     int root_fd;                     /* the root, opened once; vetted paths are opened below it */
     time_t now;                      /* the load's time: no Last-Modified is later */
-    site_entry *entries;
-    size_t n, cap;
+    const site_snapshot *previous;   /* entries to take over, or NULL */
+    store_pack *pack;                /* this load's small bodies */
+    site_entry **entries;
+    uint64_t *offs;                  /* per entry: where its bytes are in pack, or UINT64_MAX */
+    size_t n, cap, shared;
+    siterules *rules;                /* parsed before the walk, for each entry's headers */
     uint64_t total_bytes;
     dev_t dir_dev[SITE_MAX_DEPTH];   /* directories on the current walk stack, */
     ino_t dir_ino[SITE_MAX_DEPTH];   /* so a symlink to an ancestor cannot loop */
@@ -71,25 +81,45 @@ static int inside_root(const loader *ld, const char *p)
             ld->root_real_len == 1 /* root is "/" */);
 }
 
-static void variant_free(site_variant *v)
+static site_release_fn release_hook;
+
+void site_set_release_hook(site_release_fn fn)
+{
+    release_hook = fn;
+}
+
+void site_variant_free(site_variant *v)
 {
     if (!v)
         return;
-    free(v->data);
+    store_pack_unref(v->pack);
     if (v->fd >= 0)
         close(v->fd);
     free(v);
 }
 
-static void entry_free_contents(site_entry *e)
+static site_entry *entry_ref(site_entry *e)
 {
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    return e;
+}
+
+/* Drop a reference; the last one frees the entry, its variants and what the
+ * server attached to them. NULL is a no-op. */
+static void entry_unref(site_entry *e)
+{
+    if (!e || atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (release_hook)
+        release_hook(e);
     free(e->csp);
     free(e->path);
-    free(e->data);
+    store_pack_unref(e->pack);
     if (e->fd >= 0)
         close(e->fd);
     for (int i = ENC_BR; i < ENC_COUNT; i++)
-        variant_free(atomic_load(&e->variants[i]));
+        site_variant_free(atomic_load(&e->variants[i]));
+    free(e);
 }
 
 unsigned site_entry_encodings(const site_entry *e)
@@ -109,17 +139,17 @@ static void variant_etag(const site_entry *e, enum encoding enc, char *out, size
              enc == ENC_BR ? "br" : "gz");
 }
 
-site_variant *site_variant_new(const site_entry *e, enum encoding enc, unsigned char *data,
-                               uint64_t size)
+site_variant *site_variant_new(const site_entry *e, enum encoding enc, store_pack *pack,
+                               const unsigned char *data, uint64_t size)
 {
     site_variant *v = calloc(1, sizeof *v);
-    if (!v) {
-        free(data);
+    if (!v)
         return NULL;
-    }
     v->encoding = enc;
     v->data = data;
+    v->pack = store_pack_ref(pack);
     v->fd = -1;
+    atomic_init(&v->server_data, NULL);
     v->size = size;
     variant_etag(e, enc, v->etag, sizeof v->etag);
     return v;
@@ -148,25 +178,26 @@ static int read_fully(int fd, unsigned char *buf, uint64_t size)
     return 0;
 }
 
-/* SHA-256 of the file's bytes, from memory when held, else streamed. */
-static int digest_entry(site_entry *e, unsigned char md[32])
+/* SHA-256 of the file's bytes, from buf when held there, else streamed from
+ * e's descriptor. */
+static int digest_entry(const site_entry *e, const unsigned char *buf, unsigned char md[32])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned int mdlen = 0;
     int rc = -1;
     if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
         goto out;
-    if (e->data) {
-        if (!EVP_DigestUpdate(ctx, e->data, e->size))
+    if (buf) {
+        if (!EVP_DigestUpdate(ctx, buf, e->size))
             goto out;
     } else {
-        unsigned char buf[65536];
+        unsigned char chunk[65536];
         uint64_t off = 0;
         while (off < e->size) {
-            ssize_t r = pread(e->fd, buf, sizeof buf, (off_t)off);
+            ssize_t r = pread(e->fd, chunk, sizeof chunk, (off_t)off);
             if (r < 0 && errno == EINTR)
                 continue;
-            if (r <= 0 || !EVP_DigestUpdate(ctx, buf, (size_t)r))
+            if (r <= 0 || !EVP_DigestUpdate(ctx, chunk, (size_t)r))
                 goto out;
             off += (uint64_t)r;
         }
@@ -182,19 +213,19 @@ out:
  * and compressed: the build's base rewritten to the mount base, and for an
  * HTML page its own CSP with the hashes of its (rewritten) inline code.
  */
-static int adapt_text(loader *ld, site_entry *e)
+static int adapt_text(loader *ld, site_entry *e, unsigned char **buf)
 {
     if (ld->rewriting) {
         rewrite_kind kind = rewrite_kind_for(e->path, e->mime);
         char *out = NULL;
         size_t outn = 0, count = 0;
         if (kind != RW_NONE &&
-            rewrite_base((const char *)e->data, (size_t)e->size, ld->from, ld->to, kind, &out,
+            rewrite_base((const char *)*buf, (size_t)e->size, ld->from, ld->to, kind, &out,
                          &outn, &count) < 0)
             return -1;
         if (out) {
-            free(e->data);
-            e->data = (unsigned char *)out;
+            free(*buf);
+            *buf = (unsigned char *)out;
             e->size = outn;
         }
         e->rewrites = (unsigned)count;
@@ -202,7 +233,7 @@ static int adapt_text(loader *ld, site_entry *e)
     if (ld->cfg->csp_auto && ld->cfg->csp && ld->cfg->csp[0] &&
         strncmp(e->mime, "text/html", 9) == 0) {
         csp_page page;
-        int rc = csp_scan((const char *)e->data, (size_t)e->size, &page);
+        int rc = csp_scan((const char *)*buf, (size_t)e->size, &page);
         if (rc == 0)
             rc = csp_merge(ld->cfg->csp, &page, &e->csp);
         /* event handlers, javascript: URLs and SVG scripts with markup stay
@@ -216,31 +247,90 @@ static int adapt_text(loader *ld, site_entry *e)
     return 0;
 }
 
-/* Add the regular file open as fd (ownership passes here), st its fstat. */
-static int add_file(loader *ld, int fd, const struct stat *st, const char *site_path)
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Nonzero when dir holds name + ".br" or name + ".gz" (name NULL: unknown). */
+static int has_sibling_file(int dirfd, const char *name)
+{
+    char sib[NAME_MAX + 8];
+    if (!name)
+        return 1;
+    for (int k = ENC_BR; k < ENC_COUNT; k++) {
+        snprintf(sib, sizeof sib, "%s%s", name, encoding_suffix((enum encoding)k));
+        if (faccessat(dirfd, sib, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * The previous generation's entry for e's path when it may stand for e: the
+ * same bytes (ETag), Last-Modified and file times, the same policy derived
+ * from them (CSP, rewrites; the config and _headers are the same, or there is
+ * no previous), held in its pack, and with no precompressed siblings on
+ * either side (those are attached to an entry after the walk). NULL if not.
+ */
+static site_entry *reusable(const loader *ld, const site_entry *e, int dirfd, const char *name)
+{
+    if (!ld->previous)
+        return NULL;
+    /* the previous generation's entries are its to share: a reference is taken */
+    site_entry *old = (site_entry *)(uintptr_t)site_find(ld->previous, e->path, e->path_len);
+    if (!old || !old->pack || old->from_siblings || old->size != e->size ||
+        old->mtime != e->mtime || old->modified != e->modified ||
+        strcmp(old->etag, e->etag) != 0 || !same_str(old->csp, e->csp) ||
+        old->rewrites != e->rewrites || old->cache_control != e->cache_control ||
+        old->headers != e->headers || old->negotiable != e->negotiable)
+        return NULL;
+    for (int k = ENC_BR; k < ENC_COUNT; k++) {
+        const char *suf = encoding_suffix((enum encoding)k);
+        size_t sl = strlen(suf);
+        if (e->path_len > sl && strcmp(e->path + e->path_len - sl, suf) == 0)
+            return NULL; /* it could become a variant of a file added next to it */
+    }
+    return has_sibling_file(dirfd, name) ? NULL : old;
+}
+
+/* Room for one more entry (and its offset). */
+static int grow(loader *ld)
+{
+    if (ld->n < ld->cap)
+        return 0;
+    size_t ncap = ld->cap ? ld->cap * 2 : 256;
+    site_entry **ne = realloc(ld->entries, ncap * sizeof *ne);
+    if (ne)
+        ld->entries = ne;
+    uint64_t *no = ne ? realloc(ld->offs, ncap * sizeof *no) : NULL;
+    if (!no)
+        return -1;
+    ld->offs = no;
+    ld->cap = ncap;
+    return 0;
+}
+
+/* Add the regular file open as fd (ownership passes here), st its fstat;
+ * name is its name in the directory dirfd (for the sibling check). */
+static int add_file(loader *ld, int fd, const struct stat *st, const char *site_path, int dirfd,
+                    const char *name)
 {
     const tomed_config *cfg = ld->cfg;
-    if (ld->n == ld->cap) {
-        size_t ncap = ld->cap ? ld->cap * 2 : 256;
-        site_entry *ne = realloc(ld->entries, ncap * sizeof *ne);
-        if (!ne) {
-            close(fd);
-            return error_set(ld->err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
-        }
-        ld->entries = ne;
-        ld->cap = ncap;
-    }
-    site_entry *e = &ld->entries[ld->n];
-    memset(e, 0, sizeof *e);
-    e->fd = -1;
-    for (int i = 0; i < ENC_COUNT; i++)
-        atomic_init(&e->variants[i], NULL);
-    e->path = strdup(site_path);
-    if (!e->path) {
+    unsigned char *buf = NULL;
+    site_entry *e = NULL;
+    if (grow(ld) < 0 || !(e = calloc(1, sizeof *e)) || !(e->path = strdup(site_path))) {
+        free(e);
         close(fd);
         return error_set(ld->err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
     }
-    ld->n++; /* from here the entry owns what it holds, freed with the loader on error */
+    atomic_init(&e->refs, 1);
+    atomic_init(&e->server_data, NULL);
+    e->fd = -1;
+    for (int i = 0; i < ENC_COUNT; i++)
+        atomic_init(&e->variants[i], NULL);
+    ld->offs[ld->n] = UINT64_MAX;
+    ld->entries[ld->n++] = e; /* from here the loader owns it, freed with the loader on error */
     e->path_len = strlen(site_path);
     e->size = (uint64_t)st->st_size;
     e->mtime = st->st_mtime;
@@ -251,25 +341,36 @@ static int add_file(loader *ld, int fd, const struct stat *st, const char *site_
     e->modified = e->mtime > ld->now ? ld->now : e->mtime;
     e->mime = mime_for_path(site_path);
     e->cache_control = policy_cache_control(cfg, site_path, e->mime);
+    e->headers = ld->rules ? siterules_headers_for(ld->rules, site_path) : NULL;
+    e->negotiable = cfg->compress_memory_max > 0 && mime_is_compressible(e->mime) &&
+                    e->size >= cfg->compress_min_size;
     http_format_date(e->modified, e->last_modified, sizeof e->last_modified);
 
     if (e->size <= cfg->memory_file_max) {
-        e->data = malloc(e->size ? e->size : 1);
-        if (!e->data || read_fully(fd, e->data, e->size) < 0) {
+        buf = malloc(e->size ? e->size : 1);
+        if (!buf || read_fully(fd, buf, e->size) < 0) {
+            free(buf);
             close(fd);
             return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: cannot read: %s", cfg->root,
-                             site_path, e->data ? "short read" : "out of memory");
+                             site_path, buf ? "short read" : "out of memory");
         }
         close(fd);
-        if (adapt_text(ld, e) < 0)
+        if (adapt_text(ld, e, &buf) < 0) {
+            free(buf);
             return error_set(ld->err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
+        }
+        /* the size may have changed with the rewriting */
+        e->negotiable = cfg->compress_memory_max > 0 && mime_is_compressible(e->mime) &&
+                        e->size >= cfg->compress_min_size;
     } else {
         e->fd = fd; /* large files are sent as they are, never rewritten */
     }
 
     unsigned char md[32];
-    if (digest_entry(e, md) < 0)
+    if (digest_entry(e, buf, md) < 0) {
+        free(buf);
         return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: cannot hash", cfg->root, site_path);
+    }
     static const char hex[] = "0123456789abcdef";
     e->etag[0] = '"';
     for (int i = 0; i < 16; i++) {
@@ -279,6 +380,23 @@ static int add_file(loader *ld, int fd, const struct stat *st, const char *site_
     e->etag[33] = '"';
     e->etag[34] = '\0';
     ld->total_bytes += e->size;
+    if (!buf)
+        return 0;
+
+    site_entry *old = reusable(ld, e, dirfd, name);
+    if (old) {
+        ld->entries[ld->n - 1] = entry_ref(old);
+        ld->shared++;
+        entry_unref(e);
+        free(buf);
+        return 0;
+    }
+    int rc = store_pack_append(ld->pack, buf, (size_t)e->size, &ld->offs[ld->n - 1]);
+    free(buf);
+    if (rc < 0)
+        return error_set(ld->err, TOMED_EXIT_RUNTIME, "storage.dir: \"%s\": cannot write: %s",
+                         store_dir(), strerror(errno));
+    e->pack = store_pack_ref(ld->pack);
     return 0;
 }
 
@@ -434,7 +552,7 @@ static int walk_one(loader *ld, int dirfd, const char *prefix, const char *name)
     if (S_ISREG(st.st_mode)) {
         /* back to blocking reads (O_NONBLOCK was only for the open) */
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-        return add_file(ld, fd, &st, site_path);
+        return add_file(ld, fd, &st, site_path, dirfd, name);
     }
 
     for (int i = 0; i < ld->depth; i++)
@@ -486,14 +604,15 @@ static int walk_dir(loader *ld, int fd, const char *prefix)
 
 static int cmp_entry(const void *a, const void *b)
 {
-    return strcmp(((const site_entry *)a)->path, ((const site_entry *)b)->path);
+    return strcmp((*(site_entry *const *)a)->path, (*(site_entry *const *)b)->path);
 }
 
-static site_entry *find_sorted(site_entry *v, size_t n, const char *path)
+static site_entry *find_sorted(site_entry **v, size_t n, const char *path)
 {
-    site_entry key;
+    site_entry key, *kp = &key;
     key.path = (char *)(uintptr_t)path;
-    return bsearch(&key, v, n, sizeof *v, cmp_entry);
+    site_entry **hit = bsearch(&kp, v, n, sizeof *v, cmp_entry);
+    return hit ? *hit : NULL;
 }
 
 /*
@@ -511,7 +630,7 @@ static int attach_siblings(site_snapshot *s)
     if (!dropped)
         return -1;
     for (size_t i = 0; i < s->n_entries; i++) {
-        site_entry *sib = &s->entries[i];
+        site_entry *sib = s->entries[i];
         for (int k = ENC_BR; k < ENC_COUNT; k++) {
             enum encoding enc = (enum encoding)k;
             const char *suf = encoding_suffix(enc);
@@ -523,6 +642,11 @@ static int attach_siblings(site_snapshot *s)
             base[sib->path_len - sl] = '\0';
             site_entry *owner = find_sorted(s->entries, s->n_entries, base);
             if (!owner || site_entry_variant(owner, enc))
+                break;
+            /* never the case (reusable() refuses files with siblings), and
+             * a variant must never appear in an entry another generation
+             * serves: keep the sibling a file of its own then */
+            if (atomic_load(&owner->refs) != 1)
                 break;
             if (owner->rewrites) {
                 /* compressed before the base was rewritten: stale, and never a
@@ -541,13 +665,11 @@ static int attach_siblings(site_snapshot *s)
                 dropped[i] = 1;
                 break;
             }
-            site_variant *v = site_variant_new(owner, enc, sib->data, sib->size);
+            site_variant *v = site_variant_new(owner, enc, sib->pack, sib->data, sib->size);
             if (!v) {
-                sib->data = NULL;
                 free(dropped);
                 return -1;
             }
-            sib->data = NULL;
             v->fd = sib->fd;
             v->mtime = sib->mtime;
             sib->fd = -1;
@@ -557,6 +679,7 @@ static int attach_siblings(site_snapshot *s)
                      enc == ENC_BR ? "br" : "gz");
             site_entry_publish(owner, v);
             owner->negotiable = 1;
+            owner->from_siblings = 1;
             dropped[i] = 1;
             break;
         }
@@ -568,7 +691,7 @@ static int attach_siblings(site_snapshot *s)
     size_t kept = 0;
     for (size_t i = 0; i < s->n_entries; i++) {
         if (dropped[i])
-            entry_free_contents(&s->entries[i]);
+            entry_unref(s->entries[i]);
         else
             s->entries[kept++] = s->entries[i];
     }
@@ -588,7 +711,7 @@ static int build_table(site_snapshot *s)
     memset(s->slots, 0xff, cap * sizeof *s->slots); /* UINT32_MAX: empty */
     s->slot_mask = cap - 1;
     for (size_t i = 0; i < s->n_entries; i++) {
-        size_t j = hash_path(s->entries[i].path, s->entries[i].path_len) & s->slot_mask;
+        size_t j = hash_path(s->entries[i]->path, s->entries[i]->path_len) & s->slot_mask;
         while (s->slots[j] != UINT32_MAX)
             j = (j + 1) & s->slot_mask;
         s->slots[j] = (uint32_t)i;
@@ -605,7 +728,7 @@ const site_entry *site_find(const site_snapshot *s, const char *path, size_t len
         uint32_t i = s->slots[j];
         if (i == UINT32_MAX)
             return NULL;
-        const site_entry *e = &s->entries[i];
+        const site_entry *e = s->entries[i];
         if (e->path_len == len && memcmp(e->path, path, len) == 0)
             return e;
         j = (j + 1) & s->slot_mask;
@@ -653,30 +776,65 @@ static int read_rule_file(loader *ld, const char *name, char **buf, size_t *len)
     return 0;
 }
 
-/* The site's _redirects and _headers (siterules.h): parsed once per load,
- * their warnings printed once per load, their headers attached to entries. */
+/* The parsed rules and the texts they came from, shared by the generations
+ * that read the same _redirects and _headers (their entries point into it). */
+typedef struct rules_box {
+    atomic_uint refs;
+    siterules *rules;      /* NULL when the site has neither file */
+    char *text[2];         /* _redirects, _headers as read (NULL: absent) */
+    size_t len[2];
+} rules_box;
+
+static void box_unref(rules_box *b)
+{
+    if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    siterules_free(b->rules);
+    free(b->text[0]);
+    free(b->text[1]);
+    free(b);
+}
+
+static int same_text(const char *a, size_t an, const char *b, size_t bn)
+{
+    return (!a && !b) || (a && b && an == bn && memcmp(a, b, an) == 0);
+}
+
+/* The site's _redirects and _headers (siterules.h), read before the walk so
+ * each entry gets its headers as it is made; their warnings printed once per
+ * load. The same texts as the previous generation's share its parsed rules;
+ * other texts mean no entry is shared (their headers may differ). */
 static int load_rules(loader *ld, site_snapshot *s)
 {
-    char *red = NULL, *hdr = NULL;
-    size_t rlen = 0, hlen = 0;
-    if (read_rule_file(ld, "_redirects", &red, &rlen) < 0 ||
-        read_rule_file(ld, "_headers", &hdr, &hlen) < 0) {
-        free(red);
+    rules_box *b = calloc(1, sizeof *b);
+    if (!b)
+        return error_set(ld->err, TOMED_EXIT_RUNTIME, "out of memory");
+    atomic_init(&b->refs, 1);
+    if (read_rule_file(ld, "_redirects", &b->text[0], &b->len[0]) < 0 ||
+        read_rule_file(ld, "_headers", &b->text[1], &b->len[1]) < 0) {
+        box_unref(b);
         return -1;
     }
-    if (red || hdr) {
-        s->rules = siterules_parse(red, rlen, hdr, hlen);
-        if (!s->rules)
-            error_set(ld->err, TOMED_EXIT_RUNTIME, "out of memory reading _redirects / _headers");
+    rules_box *old = ld->previous ? ld->previous->rules_box : NULL;
+    if (old && same_text(old->text[0], old->len[0], b->text[0], b->len[0]) &&
+        same_text(old->text[1], old->len[1], b->text[1], b->len[1])) {
+        box_unref(b);
+        atomic_fetch_add_explicit(&old->refs, 1, memory_order_relaxed);
+        b = old;
+    } else {
+        ld->previous = NULL;
+        if ((b->text[0] || b->text[1]) &&
+            !(b->rules = siterules_parse(b->text[0], b->len[0], b->text[1], b->len[1]))) {
+            box_unref(b);
+            return error_set(ld->err, TOMED_EXIT_RUNTIME,
+                             "out of memory reading _redirects / _headers");
+        }
     }
-    free(red);
-    free(hdr);
-    if ((red || hdr) && !s->rules)
-        return -1;
+    s->rules_box = b;
+    s->rules = b->rules;
+    ld->rules = b->rules;
     for (size_t i = 0; i < siterules_warning_count(s->rules); i++)
         diag(DIAG_WARN, "%s (line ignored)", siterules_warning(s->rules, i));
-    for (size_t i = 0; s->rules && i < s->n_entries; i++)
-        s->entries[i].headers = siterules_headers_for(s->rules, s->entries[i].path);
     return 0;
 }
 
@@ -691,7 +849,13 @@ static const site_entry *find_named(const site_snapshot *s, const char *name)
 
 int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out, tomed_error *err)
 {
-    loader ld = {.cfg = cfg, .err = err, .root_fd = -1, .now = time(NULL)};
+    return site_load_after(cfg, generation, NULL, out, err);
+}
+
+int site_load_after(const tomed_config *cfg, uint64_t generation, const site_snapshot *previous,
+                    site_snapshot **out, tomed_error *err)
+{
+    loader ld = {.cfg = cfg, .err = err, .root_fd = -1, .now = time(NULL), .previous = previous};
     site_snapshot *s = NULL;
     struct stat rst;
     *out = NULL;
@@ -705,6 +869,19 @@ int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out,
         return error_set(err, TOMED_EXIT_CONFIG, "%s: root: \"%s\": %s", cfg->root_origin.where,
                          cfg->root, strerror(errno));
     detect_build_base(&ld);
+    if (previous && (previous->rewriting != ld.rewriting ||
+                     strcmp(previous->build_base, ld.from) != 0))
+        ld.previous = NULL; /* the bytes of every text file may differ */
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        error_set(err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
+        goto fail;
+    }
+    atomic_init(&s->refs, 1);
+    s->generation = generation;
+    s->cfg = cfg;
+    if (load_rules(&ld, s) < 0 || !(ld.pack = store_pack_new(0, err)))
+        goto fail;
     /* the root is the first directory on the walk stack: a link back to it is a loop */
     ld.dir_dev[0] = rst.st_dev;
     ld.dir_ino[0] = rst.st_ino;
@@ -723,20 +900,24 @@ int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out,
              "references; the Content-Security-Policy blocks it (headers.csp_auto)",
              ld.csp_unhashed, ld.csp_unhashed == 1 ? "" : "s", diag_q(ld.csp_first),
              ld.csp_unhashed == 1 ? "" : ", ...", ld.csp_unhashed == 1 ? "ies" : "y");
-
-    s = calloc(1, sizeof *s);
-    if (!s) {
-        error_set(err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
+    /* the bytes are all written: map them once, and point the new entries in */
+    if (store_pack_seal(ld.pack) < 0) {
+        error_set(err, TOMED_EXIT_RUNTIME, "storage.dir: \"%s\": cannot map: %s", store_dir(),
+                  strerror(errno));
         goto fail;
     }
-    atomic_init(&s->refs, 1);
-    s->generation = generation;
-    s->cfg = cfg;
+    for (size_t i = 0; i < ld.n; i++)
+        if (ld.offs[i] != UINT64_MAX)
+            ld.entries[i]->data = store_pack_at(ld.pack, ld.offs[i]);
+    free(ld.offs);
+    ld.offs = NULL;
+
     snprintf(s->build_base, sizeof s->build_base, "%s", ld.from);
     s->rewriting = ld.rewriting;
     s->entries = ld.entries;
     s->n_entries = ld.n;
     s->total_bytes = ld.total_bytes;
+    s->shared = ld.shared;
     ld.entries = NULL;
     ld.n = 0;
     if (s->n_entries)
@@ -746,19 +927,14 @@ int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out,
         goto fail;
     }
     for (size_t i = 0; i < s->n_entries; i++) {
-        site_entry *e = &s->entries[i];
+        const site_entry *e = s->entries[i];
         s->rewritten_files += e->rewrites > 0;
         s->rewrites += e->rewrites;
-        if (cfg->compress_memory_max > 0 && mime_is_compressible(e->mime) &&
-            e->size >= cfg->compress_min_size)
-            e->negotiable = 1;
     }
     if (build_table(s) < 0) {
         error_set(err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
         goto fail;
     }
-    if (load_rules(&ld, s) < 0)
-        goto fail;
     s->not_found = find_named(s, cfg->not_found_page);
     /* 404.html is optional (most builds have none); another name was asked for
      * on purpose, so its absence is worth a warning, though not worth refusing
@@ -778,14 +954,18 @@ int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out,
         goto fail;
     }
     close(ld.root_fd);
+    store_pack_unref(ld.pack); /* the entries hold theirs */
     *out = s;
     return 0;
 
 fail:
     close(ld.root_fd);
     for (size_t i = 0; i < ld.n; i++)
-        entry_free_contents(&ld.entries[i]);
+        entry_unref(ld.entries[i]);
     free(ld.entries);
+    free(ld.offs);
+    ld.offs = NULL;
+    store_pack_unref(ld.pack);
     site_snapshot_unref(s);
     return -1;
 }
@@ -801,14 +981,11 @@ void site_snapshot_unref(site_snapshot *s)
 {
     if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
-    for (size_t i = 0; i < s->n_entries; i++) {
-        if (s->release)
-            s->release(&s->entries[i], s->release_ctx);
-        entry_free_contents(&s->entries[i]);
-    }
+    for (size_t i = 0; i < s->n_entries; i++)
+        entry_unref(s->entries[i]);
     free(s->entries);
     free(s->slots);
-    siterules_free(s->rules);
+    box_unref(s->rules_box);
     free(s);
 }
 

@@ -60,6 +60,7 @@ typedef struct tomed_config {
     char *permissions_policy;
 
     /* Limits and timing. */
+    char *storage_dir;             /* where the bodies' packs go (store.h); "" = a temp dir */
     uint64_t memory_file_max;      /* files up to this size are held in memory; larger ones use sendfile */
     unsigned max_connections;
     unsigned max_connections_per_ip; /* 0 = unlimited */

@@ -16,21 +16,27 @@
 #include "tomed/encoding.h"
 #include "tomed/error.h"
 #include "tomed/siterules.h"
+#include "tomed/store.h"
 
 /* A compressed representation of an entry: a precompressed sibling found at
  * load (x.js.br, x.js.gz) or one made in the background after start. */
 typedef struct site_variant {
     enum encoding encoding;
-    unsigned char *data;       /* the bytes, or NULL when sent from fd */
+    const unsigned char *data; /* the bytes (in pack), or NULL when sent from fd */
+    store_pack *pack;          /* a reference to the pack data is in, or NULL */
     int fd;                    /* for a large sibling, else -1 */
     uint64_t size;
     time_t mtime;              /* of a sibling file, to notice it being rewritten in place */
     char etag[40];             /* a content hash with "-br" / "-gz" inside the quotes: the
                                   sibling's own hash, or the entry's for a generated variant */
-    void *server_data;         /* the server's prebuilt responses; freed by the release hook */
+    _Atomic(void *) server_data; /* the server's responses, built on first use; freed by the
+                                    release hook */
 } site_variant;
 
 typedef struct site_entry {
+    /* Entries are shared by the generations whose files they describe: a
+     * reload that changes one file makes one new entry (site_load_after). */
+    atomic_uint refs;
     char *path;                /* site path, e.g. "/about.html"; owned by the snapshot */
     size_t path_len;
     const char *mime;          /* static string from mime_for_path */
@@ -40,9 +46,12 @@ typedef struct site_entry {
     time_t modified;           /* Last-Modified: mtime, or the load time if mtime is later */
     char etag[36];             /* strong: '"' + 32 hex digits of SHA-256 + '"' */
     char last_modified[32];    /* IMF-fixdate of modified */
-    unsigned char *data;       /* the bytes when size <= memory_file_max, else NULL */
+    const unsigned char *data; /* the bytes when size <= memory_file_max (in pack), else NULL */
+    store_pack *pack;          /* a reference to the pack data is in, or NULL */
     int fd;                    /* open read-only descriptor when data is NULL, else -1 */
-    void *server_data;         /* the server's prebuilt responses; freed by the release hook */
+    int from_siblings;         /* has a variant made from an x.br / x.gz file: not shared */
+    _Atomic(void *) server_data; /* the server's responses, built on first use; freed by the
+                                    release hook */
     int negotiable;            /* has or may get variants: responses carry Vary: Accept-Encoding */
     char *csp;                 /* this page's own policy (csp_auto, HTML only), else NULL */
     unsigned rewrites;         /* build-base references rewritten in this file at load */
@@ -58,9 +67,11 @@ typedef struct site_entry {
 
 typedef struct site_snapshot site_snapshot;
 
-/* Called once per entry when the last reference to a snapshot goes away, so the
- * server can free what it attached to server_data (of the entry and of its variants). */
-typedef void (*site_release_fn)(site_entry *entry, void *ctx);
+/* Called once per entry when its last reference goes away, so the server can
+ * free what it attached to server_data (of the entry and of its variants).
+ * One hook for the process, set before the first load. */
+typedef void (*site_release_fn)(site_entry *entry);
+void site_set_release_hook(site_release_fn fn);
 
 /* Mask of ENC_MASK bits for the variants an entry has right now. */
 unsigned site_entry_encodings(const site_entry *e);
@@ -72,10 +83,13 @@ static inline site_variant *site_entry_variant(const site_entry *e, enum encodin
                                : atomic_load_explicit(&e->variants[enc], memory_order_acquire);
 }
 
-/* Make a variant for e from bytes the caller hands over (malloc'd; owned by the
- * variant from here). NULL when out of memory (the bytes are freed). */
-site_variant *site_variant_new(const site_entry *e, enum encoding enc, unsigned char *data,
-                               uint64_t size);
+/* Make a variant for e of the size bytes at data, which are in pack (a
+ * reference to pack is taken). NULL when out of memory. */
+site_variant *site_variant_new(const site_entry *e, enum encoding enc, store_pack *pack,
+                               const unsigned char *data, uint64_t size);
+
+/* Free a variant that was never published. NULL is a no-op. */
+void site_variant_free(site_variant *v);
 
 /* Publish v as e's variant for its encoding. Returns 0, or -1 (v untouched) if
  * that slot is already taken. */
@@ -84,7 +98,7 @@ int site_entry_publish(site_entry *e, site_variant *v);
 struct site_snapshot {
     atomic_uint refs;
     uint64_t generation;
-    site_entry *entries;       /* sorted by path */
+    site_entry **entries;      /* sorted by path; each holds a reference */
     size_t n_entries;
     uint64_t total_bytes;
     const site_entry *not_found;    /* cfg->not_found_page when the site has it, else NULL */
@@ -95,8 +109,8 @@ struct site_snapshot {
     size_t rewritten_files;         /* files with at least one reference rewritten */
     uint64_t rewrites;              /* references rewritten in all */
     siterules *rules;               /* the site's _redirects and _headers, or NULL (neither) */
-    site_release_fn release;
-    void *release_ctx;
+    void *rules_box;                /* what keeps rules alive (shared with a previous generation) */
+    size_t shared;                  /* entries taken over from the previous generation */
     /* open-addressing hash table of indexes into entries */
     uint32_t *slots;
     size_t slot_mask;
@@ -111,6 +125,13 @@ struct site_snapshot {
  * SPA fallback; TOMED_EXIT_RUNTIME for I/O failures) and return -1.
  */
 int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out, tomed_error *err);
+
+/* The same for a reload: an entry of previous whose file has the same bytes,
+ * Last-Modified and (derived) policy is taken over as it is, with its
+ * variants and responses, instead of being built again; s->shared counts
+ * them. previous may be NULL. */
+int site_load_after(const tomed_config *cfg, uint64_t generation, const site_snapshot *previous,
+                    site_snapshot **out, tomed_error *err);
 
 /* The entry at an exact site path, or NULL. Lock-free, no allocation. */
 const site_entry *site_find(const site_snapshot *snap, const char *path, size_t len);

@@ -6,7 +6,7 @@
  * directory (pages, indexes, immutable assets with .br/.gz siblings, a 404 and
  * an SPA page, dot-files, odd names, a symlink out of the root), loads it
  * under three configurations, then deletes the tree (the snapshot keeps
- * everything it needs in memory or open).
+ * everything it needs in its packs or open).
  *
  * Input: [u8 setup/admin/method][u8 present-mask][u16 loccap] then NUL-separated:
  *        method, path, query, If-None-Match, If-Modified-Since, Range, If-Range,
@@ -128,7 +128,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static int is_entry(const site_snapshot *s, const site_entry *e)
 {
-    return e >= s->entries && e < s->entries + s->n_entries;
+    return e && site_find(s, e->path, e->path_len) == e;
 }
 
 /* The site path the request names, as route.c must see it: NULL when the

@@ -311,12 +311,12 @@ static void test_unknown_key_top(void **state)
     expect_load_error("root: /srv/docs\n\n\n\n\n\n  # comment\nlimts:\n  max_connections: 5\n",
                       "conf/x.yaml:8:1: unknown key \"limts\" (expected one of: root, listen, base, "
                       "health_path, readiness_path, metrics_path, not_found_page, spa_fallback, cache, headers, "
-                      "limits, server, compression, log, admin, rewrite, reload)");
+                      "limits, server, compression, storage, log, admin, rewrite, reload)");
     /* a dotted key is not a YAML path */
     expect_load_error("limits.max_connections: 5\n",
                       "conf/x.yaml:1:1: unknown key \"limits.max_connections\" (expected one of: root, "
                       "listen, base, health_path, readiness_path, metrics_path, not_found_page, spa_fallback, "
-                      "cache, headers, limits, server, compression, log, admin, rewrite, reload)");
+                      "cache, headers, limits, server, compression, storage, log, admin, rewrite, reload)");
 }
 
 static void test_unknown_key_nested(void **state)
