@@ -148,6 +148,7 @@ bench: DEB_PKGS = $(DEB_BUILD) $(DEB_BENCH)
 bench: deps
 	$(MAKE) --no-print-directory all
 	$(PYTHON) bench/bench.py --tomed $(abspath $(BUILD)/tomed) --out docs/benchmarks.md $(BENCH_ARGS)
+	$(PYTHON) bench/memory.py --tomed $(abspath $(BUILD)/tomed) --out docs/benchmarks.md
 
 clean:
 	rm -rf build

@@ -33,16 +33,11 @@ import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import proc_status_kb as status_kb  # noqa: E402  (bench.py's own reader)
+
 BEGIN = "<!-- memory.py: begin -->"
 END = "<!-- memory.py: end -->"
-
-
-def status_kb(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def make_site(root, n, seed=13):
