@@ -29,6 +29,7 @@
 #include "tomed/prebuild.h"
 #include "tomed/privilege.h"
 #include "tomed/reqhead.h"
+#include "tomed/responses.h"
 #include "tomed/server.h"
 #include "tomed/site.h"
 #include "tomed/store.h"
@@ -179,19 +180,23 @@ static int cmd_precompress(const tomed_config *cfg)
 }
 
 /* Memory a `tomed serve` of this snapshot holds, for sizing a container
- * (deploy/README.md "Sizing"). Calibrated against VmRSS of tomed serve on
- * x86_64 (2026-12-06, the streaming compressor): the example site (27 files)
- * 9.2 MiB once loaded, 10.2 with its variants; generated sites of 1,000 and
- * 10,000 files of 1-4 KB 14.5 and 62.5 MiB once loaded, 23.8 MiB for the
- * first with its 2,054 br/gzip variants. Per file and per variant tomed keeps
- * the prebuilt responses (header lists) besides the bytes, hence the fixed
- * costs; generated variants are assumed half the file's size, as text
- * compresses to at most that. A busy connection costs about 55 KiB
+ * (deploy/README.md "Sizing"). The files' bytes and their variants are not
+ * tomed's own memory (store.h): they are page cache in storage.dir's packs,
+ * mapped as they are served, which the kernel reclaims under pressure; they
+ * are reported beside the estimate, not in it. Calibrated against VmRSS less
+ * the packs' mapped pages, of tomed serve on x86_64 (2026-12-06): the
+ * example site (27 files) 9.0 MiB once loaded; generated sites of 1,000 and
+ * 4,000 files of 1-4 KB 1.8 and 3.1 MiB of RssAnon once loaded, 2.2 and 4.1
+ * with their br/gzip variants. Responses are built for the files asked for,
+ * for at most RESPONSES_KEPT_MAX representations: that part is what serving
+ * the whole site adds. Generated variants are assumed half the file's size,
+ * as text compresses to at most that. A busy connection costs about 55 KiB
  * (measured: 53.4 KiB each over 300 kept-alive connections, most of it
  * libmicrohttpd's pool, sized in server.c's connection_memory). */
-#define SIZING_BASELINE (8800ull << 10)  /* process, libraries, listeners, one file */
-#define SIZING_PER_FILE 3072ull          /* entry, path, hash slot, responses */
-#define SIZING_PER_VARIANT 3584ull       /* variant and its responses */
+#define SIZING_BASELINE (9000ull << 10)  /* process, libraries, listeners, one file */
+#define SIZING_PER_FILE 512ull           /* entry, path, CSP, hash slot */
+#define SIZING_PER_VARIANT 192ull        /* a variant's record */
+#define SIZING_PER_RESPONSES 2560ull     /* a representation's kept 200 and 304 */
 #define SIZING_COMPRESSOR (768ull << 10) /* what the compressor's scratch leaves behind */
 
 static void print_memory_estimate(const tomed_config *cfg, const site_snapshot *snap)
@@ -216,19 +221,23 @@ static void print_memory_estimate(const tomed_config *cfg, const site_snapshot *
             }
         }
     }
-    uint64_t loaded = SIZING_BASELINE + held + siblings + snap->n_entries * SIZING_PER_FILE +
+    uint64_t loaded = SIZING_BASELINE + snap->n_entries * SIZING_PER_FILE +
                       n_siblings * SIZING_PER_VARIANT;
-    uint64_t compressed = n_generated ? generated + n_generated * SIZING_PER_VARIANT +
-                                            SIZING_COMPRESSOR : 0;
+    uint64_t compressed = n_generated ? n_generated * SIZING_PER_VARIANT + SIZING_COMPRESSOR : 0;
+    uint64_t reps = snap->n_entries + n_siblings + n_generated;
+    uint64_t responses = (reps < RESPONSES_KEPT_MAX ? reps : RESPONSES_KEPT_MAX) *
+                         SIZING_PER_RESPONSES;
     /* in MiB throughout: the unit container memory is sized in */
     const double mib = 1024.0 * 1024.0;
     printf("# memory: about %.1f MiB resident when serving: %.1f MiB once loaded (%zu files, "
-           "%.1f MiB of them and %zu precompressed siblings held in memory) + %.1f MiB for about "
-           "%zu generated variants (compression.memory_max %.1f MiB); add about 55 KiB per busy "
-           "connection\n",
-           (double)(loaded + compressed) / mib, (double)loaded / mib, snap->n_entries,
-           (double)(held + siblings) / mib, n_siblings, (double)compressed / mib, n_generated,
-           (double)cfg->compress_memory_max / mib);
+           "%zu precompressed siblings) + %.1f MiB for about %zu generated variants "
+           "(compression.memory_max %.1f MiB) + %.1f MiB of responses once every file is asked "
+           "for; add about 55 KiB per busy connection; besides, %.1f MiB of file bytes and "
+           "%.1f MiB of variants in page cache (storage.dir, reclaimable)\n",
+           (double)(loaded + compressed + responses) / mib, (double)loaded / mib,
+           snap->n_entries, n_siblings, (double)compressed / mib, n_generated,
+           (double)cfg->compress_memory_max / mib, (double)responses / mib,
+           (double)held / mib, (double)(siblings + generated) / mib);
 }
 
 static int cmd_check(const tomed_config *cfg, tomed_error *err)
