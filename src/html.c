@@ -378,6 +378,9 @@ static int html_breakout(const char *s, size_t n, const html_tok *t)
             html_attr_get(s, n, t, "size", &a));
 }
 
+/* Leave foreign content, as a breakout tag does: pop until the current node
+ * is an HTML element or an integration point (elements counted beyond the
+ * recorded depth are taken to be foreign: they go too). */
 static void html_pop_foreign(html_walk *w)
 {
     w->deep = 0;
