@@ -32,6 +32,7 @@
 #include "tomed/responses.h"
 #include "tomed/server.h"
 #include "tomed/site.h"
+#include "tomed/siteload.h"
 #include "tomed/store.h"
 #include "tomed/sveltekit.h"
 #include "tomed/watch.h"

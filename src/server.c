@@ -45,6 +45,7 @@
 #include "tomed/responses.h"
 #include "tomed/route.h"
 #include "tomed/server.h"
+#include "tomed/siteload.h"
 
 #define QUERY_MAX 65536
 #define LOCATION_MAX (2 * 65536 + QUERY_MAX + 2)

@@ -1,25 +1,28 @@
 /*
- * site — load the site directory into an immutable snapshot and look paths up
- * in it.
+ * site — the snapshot: entries made from a file's bytes (or descriptor),
+ * shared with the previous generation where nothing changed, and looked up
+ * by path. siteload.c walks the site directory into a builder; tests and
+ * fuzzers fill one in memory.
  *
- * Everything a response needs is decided here, once: the walk reads every
- * file, hashes it (SHA-256, so every replica of a Deployment derives the same
- * strong ETag from the same bytes, whatever the files' mtimes), copies small
- * files into the load's pack (store.h: page cache the kernel may reclaim, in
- * a file nobody else can truncate) and keeps a descriptor open for large ones
- * so they go out with sendfile. The site's files are never consulted again
- * for small bodies while the snapshot lives: a deploy that rewrites files in
- * place, even truncating them, does not produce a torn response nor a SIGBUS.
+ * Everything a response needs is decided here, once: each file is hashed
+ * (SHA-256, so every replica of a Deployment derives the same strong ETag
+ * from the same bytes, whatever the files' mtimes), a small file's
+ * (possibly rewritten) bytes are copied into the load's pack (store.h: page
+ * cache the kernel may reclaim, in a file nobody else can truncate), a large
+ * one keeps its descriptor so it goes out with sendfile. The site's files
+ * are never consulted again for small bodies while the snapshot lives: a
+ * deploy that rewrites files in place, even truncating them, does not
+ * produce a torn response nor a SIGBUS.
  *
  * On a reload, an entry of the previous generation whose bytes and derived
  * facts are unchanged is taken over (reference-counted), so the generations
  * share everything but what a deploy changed.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +31,6 @@
 
 #include <openssl/evp.h>
 
-#include "tomed/beneath.h"
 #include "tomed/diag.h"
 #include "tomed/http.h"
 #include "tomed/mime.h"
@@ -36,32 +38,34 @@
 #include "tomed/policy.h"
 #include "tomed/rewrite.h"
 #include "tomed/site.h"
-#include "tomed/sveltekit.h"
 
-#define SITE_MAX_DEPTH 64
+/* The parsed rules and the texts they came from, shared by the generations
+ * that read the same _redirects and _headers (their entries point into it). */
+typedef struct rules_box {
+    atomic_uint refs;
+    siterules *rules;      /* NULL when the site has neither file */
+    char *text[2];         /* _redirects, _headers as read (NULL: absent) */
+    size_t len[2];
+} rules_box;
 
-typedef struct loader {
+struct site_builder {
     const tomed_config *cfg;
+    uint64_t generation;
     char from[256], to[256];         /* base rewriting: build base -> mount base ("" = root) */
     int rewriting;
-    char root_real[PATH_MAX];
-    size_t root_real_len;
-    int root_fd;                     /* the root, opened once; vetted paths are opened below it */
     time_t now;                      /* the load's time: no Last-Modified is later */
     const site_snapshot *previous;   /* entries to take over, or NULL */
     store_pack *pack;                /* this load's small bodies */
     site_entry **entries;
     uint64_t *offs;                  /* per entry: where its bytes are in pack, or UINT64_MAX */
     size_t n, cap, shared;
-    siterules *rules;                /* parsed before the walk, for each entry's headers */
+    rules_box *box;                  /* the rules, set before the first file */
+    siterules *rules;                /* box's, for each entry's headers */
     uint64_t total_bytes;
-    dev_t dir_dev[SITE_MAX_DEPTH];   /* directories on the current walk stack, */
-    ino_t dir_ino[SITE_MAX_DEPTH];   /* so a symlink to an ancestor cannot loop */
-    int depth;
     size_t csp_unhashed;             /* pages with inline code no hash can allow */
     char csp_first[128];             /* the first of them, for the summary */
     tomed_error *err;
-} loader;
+};
 
 static uint64_t hash_path(const char *s, size_t n)
 {
@@ -71,14 +75,6 @@ static uint64_t hash_path(const char *s, size_t n)
         h *= 1099511628211ULL;
     }
     return h;
-}
-
-/* Nonzero when the canonical path p is root itself or below it. */
-static int inside_root(const loader *ld, const char *p)
-{
-    return strncmp(p, ld->root_real, ld->root_real_len) == 0 &&
-           (p[ld->root_real_len] == '/' || p[ld->root_real_len] == '\0' ||
-            ld->root_real_len == 1 /* root is "/" */);
 }
 
 static site_release_fn release_hook;
@@ -164,20 +160,6 @@ int site_entry_publish(site_entry *e, site_variant *v)
                : -1;
 }
 
-static int read_fully(int fd, unsigned char *buf, uint64_t size)
-{
-    uint64_t got = 0;
-    while (got < size) {
-        ssize_t r = pread(fd, buf + got, size - got, (off_t)got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        got += (uint64_t)r;
-    }
-    return 0;
-}
-
 /* SHA-256 of the file's bytes, from buf when held there, else streamed from
  * e's descriptor. */
 static int digest_entry(const site_entry *e, const unsigned char *buf, unsigned char md[32])
@@ -213,7 +195,7 @@ out:
  * and compressed: the build's base rewritten to the mount base, and for an
  * HTML page its own CSP with the hashes of its (rewritten) inline code.
  */
-static int adapt_text(loader *ld, site_entry *e, unsigned char **buf)
+static int adapt_text(site_builder *ld, site_entry *e, unsigned char **buf)
 {
     if (ld->rewriting) {
         rewrite_kind kind = rewrite_kind_for(e->path, e->mime);
@@ -252,28 +234,15 @@ static int same_str(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-/* Nonzero when dir holds name + ".br" or name + ".gz" (name NULL: unknown). */
-static int has_sibling_file(int dirfd, const char *name)
-{
-    char sib[NAME_MAX + 8];
-    if (!name)
-        return 1;
-    for (int k = ENC_BR; k < ENC_COUNT; k++) {
-        snprintf(sib, sizeof sib, "%s%s", name, encoding_suffix((enum encoding)k));
-        if (faccessat(dirfd, sib, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 /*
  * The previous generation's entry for e's path when it may stand for e: the
  * same bytes (ETag), Last-Modified and file times, the same policy derived
  * from them (CSP, rewrites; the config and _headers are the same, or there is
  * no previous), held in its pack, and with no precompressed siblings on
- * either side (those are attached to an entry after the walk). NULL if not.
+ * either side (those are attached to an entry after the walk; the caller
+ * says there are none on disk). NULL if not.
  */
-static site_entry *reusable(const loader *ld, const site_entry *e, int dirfd, const char *name)
+static site_entry *reusable(const site_builder *ld, const site_entry *e)
 {
     if (!ld->previous)
         return NULL;
@@ -291,11 +260,11 @@ static site_entry *reusable(const loader *ld, const site_entry *e, int dirfd, co
         if (e->path_len > sl && strcmp(e->path + e->path_len - sl, suf) == 0)
             return NULL; /* it could become a variant of a file added next to it */
     }
-    return has_sibling_file(dirfd, name) ? NULL : old;
+    return old;
 }
 
 /* Room for one more entry (and its offset). */
-static int grow(loader *ld)
+static int grow(site_builder *ld)
 {
     if (ld->n < ld->cap)
         return 0;
@@ -311,17 +280,17 @@ static int grow(loader *ld)
     return 0;
 }
 
-/* Add the regular file open as fd (ownership passes here), st its fstat;
- * name is its name in the directory dirfd (for the sibling check). */
-static int add_file(loader *ld, int fd, const struct stat *st, const char *site_path, int dirfd,
-                    const char *name)
+int site_builder_add(site_builder *ld, const char *site_path, unsigned char *bytes, int fd,
+                     uint64_t size, time_t mtime, int may_share)
 {
     const tomed_config *cfg = ld->cfg;
-    unsigned char *buf = NULL;
+    unsigned char *buf = bytes;
     site_entry *e = NULL;
     if (grow(ld) < 0 || !(e = calloc(1, sizeof *e)) || !(e->path = strdup(site_path))) {
         free(e);
-        close(fd);
+        free(bytes);
+        if (fd >= 0)
+            close(fd);
         return error_set(ld->err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
     }
     atomic_init(&e->refs, 1);
@@ -332,8 +301,8 @@ static int add_file(loader *ld, int fd, const struct stat *st, const char *site_
     ld->offs[ld->n] = UINT64_MAX;
     ld->entries[ld->n++] = e; /* from here the loader owns it, freed with the loader on error */
     e->path_len = strlen(site_path);
-    e->size = (uint64_t)st->st_size;
-    e->mtime = st->st_mtime;
+    e->size = size;
+    e->mtime = mtime;
     /* RFC 9110 8.8.2.1: a Last-Modified later than the response's Date must
      * be replaced by the Date. A clock skewed at build time or a `touch -d`
      * would otherwise make caches distrust it; the load is the latest moment
@@ -346,15 +315,7 @@ static int add_file(loader *ld, int fd, const struct stat *st, const char *site_
                     e->size >= cfg->compress_min_size;
     http_format_date(e->modified, e->last_modified, sizeof e->last_modified);
 
-    if (e->size <= cfg->memory_file_max) {
-        buf = malloc(e->size ? e->size : 1);
-        if (!buf || read_fully(fd, buf, e->size) < 0) {
-            free(buf);
-            close(fd);
-            return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: cannot read: %s", cfg->root,
-                             site_path, buf ? "short read" : "out of memory");
-        }
-        close(fd);
+    if (buf) {
         if (adapt_text(ld, e, &buf) < 0) {
             free(buf);
             return error_set(ld->err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
@@ -383,7 +344,7 @@ static int add_file(loader *ld, int fd, const struct stat *st, const char *site_
     if (!buf)
         return 0;
 
-    site_entry *old = reusable(ld, e, dirfd, name);
+    site_entry *old = may_share ? reusable(ld, e) : NULL;
     if (old) {
         ld->entries[ld->n - 1] = entry_ref(old);
         ld->shared++;
@@ -398,208 +359,6 @@ static int add_file(loader *ld, int fd, const struct stat *st, const char *site_
                          store_dir(), strerror(errno));
     e->pack = store_pack_ref(ld->pack);
     return 0;
-}
-
-static int walk_dir(loader *ld, int fd, const char *prefix);
-
-/* Nonzero when the path rel (below the root, canonical) passes through or
- * names a dot-file or dot-directory (.git, .env), which is never served, also
- * not through a symlink. Allowed: /.well-known/ at the top, and names that
- * start with two dots: Kubernetes' ConfigMap and Secret volumes keep their
- * files in ..<timestamp>/ behind the ..data link, and every file in such a
- * volume is a symlink into it. */
-static int has_dot_component(const char *rel)
-{
-    for (const char *p = rel; *p;) {
-        size_t n = strcspn(p, "/");
-        if (p[0] == '.' && !(n > 2 && p[1] == '.') &&
-            !(p == rel && n == 11 && strncmp(p, ".well-known", 11) == 0))
-            return 1;
-        p += n;
-        p += *p == '/';
-    }
-    return 0;
-}
-
-enum { SITE_SKIP = -2 };
-
-/*
- * Resolve the symlink at site_path and open its target, if that is a regular
- * file or a directory inside the root and not in a dot-directory.
- *
- * The target is vetted by its canonical path (realpath), and that canonical
- * path is what is opened, below the root descriptor with no symlink followed
- * (beneath_open): a link swapped after the check cannot redirect the open,
- * which then reaches the vetted file or fails. Returns the descriptor with
- * *st filled in, SITE_SKIP (warned about when warn) when the link is not
- * part of the site, or -1 with errno when the target changed meanwhile.
- */
-static int open_link_target(loader *ld, const char *site_path, int warn, struct stat *st)
-{
-    char full[PATH_MAX * 2], real[PATH_MAX];
-    struct stat vst;
-    snprintf(full, sizeof full, "%s%s", ld->root_real, site_path);
-    if (!realpath(full, real)) {
-        if (warn)
-            diag(DIAG_WARN, "skipping %s: broken symlink", diag_q(site_path));
-        return SITE_SKIP;
-    }
-    if (!inside_root(ld, real)) {
-        if (warn)
-            diag(DIAG_WARN, "skipping %s: symlink leads outside the root", diag_q(site_path));
-        return SITE_SKIP;
-    }
-    const char *rel = real + ld->root_real_len;
-    rel += *rel == '/';
-    if (has_dot_component(rel)) {
-        if (warn)
-            diag(DIAG_WARN, "skipping %s: symlink leads to a dot-file", diag_q(site_path));
-        return SITE_SKIP;
-    }
-    if (stat(real, &vst) < 0 || !(S_ISREG(vst.st_mode) || S_ISDIR(vst.st_mode)))
-        return SITE_SKIP; /* gone, or a socket, fifo or device: never content */
-    /* O_NONBLOCK: should a fifo be swapped in, the open must not wait for a writer */
-    int fd = beneath_open(ld->root_fd, rel,
-                          O_RDONLY | O_NONBLOCK | (S_ISDIR(vst.st_mode) ? O_DIRECTORY : 0));
-    if (fd < 0)
-        return -1;
-    if (fstat(fd, st) < 0 || st->st_dev != vst.st_dev || st->st_ino != vst.st_ino) {
-        close(fd);
-        errno = ESTALE;
-        return -1;
-    }
-    return fd;
-}
-
-/* Open the directory entry name (not a symlink when fstatat saw it, sb its
- * lstat) without following a link that replaced it since, and check it is
- * still the same file. -1 with errno if not. */
-static int open_plain(int dirfd, const char *name, const struct stat *sb, struct stat *st)
-{
-    int fd = openat(dirfd, name,
-                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-                        (S_ISDIR(sb->st_mode) ? O_DIRECTORY : 0));
-    if (fd < 0)
-        return -1;
-    if (fstat(fd, st) < 0 || st->st_dev != sb->st_dev || st->st_ino != sb->st_ino) {
-        close(fd);
-        errno = ESTALE;
-        return -1;
-    }
-    return fd;
-}
-
-/* The build base from the site's own pages, when the config does not say. */
-static void detect_build_base(loader *ld)
-{
-    const tomed_config *cfg = ld->cfg;
-    ld->from[0] = '\0';
-    if (cfg->build_base && cfg->build_base[0]) {
-        snprintf(ld->from, sizeof ld->from, "%s", cfg->build_base);
-    } else {
-        static const char *const pages[] = {"/index.html", "/200.html", "/404.html"};
-        for (size_t i = 0; i < 3 && !ld->from[0]; i++) {
-            /* the same vetted open as the walk: these bytes steer the rewriting */
-            char html[65536];
-            struct stat st;
-            int fd = open_link_target(ld, pages[i], 0, &st);
-            if (fd < 0)
-                continue;
-            ssize_t n = S_ISREG(st.st_mode) ? read(fd, html, sizeof html) : -1;
-            close(fd);
-            if (n < 0 || sveltekit_detect_base(html, (size_t)n, ld->from, sizeof ld->from) < 0)
-                ld->from[0] = '\0';
-        }
-    }
-    snprintf(ld->to, sizeof ld->to, "%s", strcmp(cfg->base, "/") == 0 ? "" : cfg->base);
-    ld->rewriting = cfg->rewrite_enabled && ld->from[0] && strcmp(ld->from, ld->to) != 0;
-}
-
-/* One directory entry: decide whether it belongs to the site, then add or descend. */
-static int walk_one(loader *ld, int dirfd, const char *prefix, const char *name)
-{
-    const tomed_config *cfg = ld->cfg;
-    char site_path[PATH_MAX];
-    struct stat st;
-    int fd;
-
-    /* Dot-files are never part of the site (.git, .env, Kubernetes' ..data
-     * indirection); /.well-known/ is the one standard exception. */
-    if (name[0] == '.' && !(prefix[0] == '\0' && strcmp(name, ".well-known") == 0))
-        return 0;
-    /* The site's rule files configure it (load_rules): never served. */
-    if (prefix[0] == '\0' && (strcmp(name, "_redirects") == 0 || strcmp(name, "_headers") == 0))
-        return 0;
-    if ((size_t)snprintf(site_path, sizeof site_path, "%s/%s", prefix, name) >= sizeof site_path)
-        return 0; /* unreachable by any URL we accept */
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: %s", cfg->root, site_path,
-                         strerror(errno));
-    if (S_ISLNK(st.st_mode)) {
-        fd = open_link_target(ld, site_path, 1, &st);
-        if (fd == SITE_SKIP)
-            return 0;
-    } else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
-        struct stat sb = st;
-        fd = open_plain(dirfd, name, &sb, &st);
-    } else {
-        return 0; /* sockets, fifos, devices: never content */
-    }
-    if (fd < 0)
-        return error_set(ld->err, TOMED_EXIT_RUNTIME,
-                         "%s%s: %s (changed while loading? the next reload tries again)",
-                         cfg->root, site_path, strerror(errno));
-    if (S_ISREG(st.st_mode)) {
-        /* back to blocking reads (O_NONBLOCK was only for the open) */
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-        return add_file(ld, fd, &st, site_path, dirfd, name);
-    }
-
-    for (int i = 0; i < ld->depth; i++)
-        if (ld->dir_dev[i] == st.st_dev && ld->dir_ino[i] == st.st_ino) {
-            close(fd);
-            return 0; /* a symlink back to an ancestor */
-        }
-    if (ld->depth >= SITE_MAX_DEPTH) {
-        close(fd);
-        return error_set(ld->err, TOMED_EXIT_CONFIG, "%s%s: directories nested too deep", cfg->root,
-                         site_path);
-    }
-    ld->dir_dev[ld->depth] = st.st_dev;
-    ld->dir_ino[ld->depth] = st.st_ino;
-    ld->depth++;
-    int rc = walk_dir(ld, fd, site_path);
-    ld->depth--;
-    return rc;
-}
-
-/* Takes ownership of dirfd. */
-static int walk_dir(loader *ld, int fd, const char *prefix)
-{
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: %s", ld->cfg->root, prefix,
-                         strerror(errno));
-    }
-    int rc = 0;
-    struct dirent *de;
-    errno = 0;
-    for (;;) {
-        errno = 0;
-        if (rc != 0 || (de = readdir(d)) == NULL)
-            break;
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        rc = walk_one(ld, dirfd(d), prefix, de->d_name);
-    }
-    /* NULL with errno set is a read error (EOVERFLOW for a 32-bit process on
-     * 64-bit directory offsets), not the end: never load a site as empty */
-    if (rc == 0 && errno != 0)
-        rc = error_set(ld->err, TOMED_EXIT_RUNTIME, "%s%s: cannot list: %s", ld->cfg->root,
-                       prefix, strerror(errno));
-    closedir(d);
-    return rc;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -735,56 +494,6 @@ const site_entry *site_find(const site_snapshot *s, const char *path, size_t len
     }
 }
 
-/* One rule file at the top of the root into a malloc'd buffer (*buf NULL
- * when absent, or refused with a warning). A symlink is not followed: the
- * rules of a site are its own file. -1 only for a read error. */
-static int read_rule_file(loader *ld, const char *name, char **buf, size_t *len)
-{
-    char path[PATH_MAX + 16];
-    struct stat st = {0};
-    *buf = NULL;
-    *len = 0;
-    snprintf(path, sizeof path, "%s/%s", ld->root_real, name);
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        if (errno == ELOOP) {
-            diag(DIAG_WARN, "%s: a symlink; ignored", name);
-            return 0;
-        }
-        return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s/%s: %s", ld->cfg->root, name,
-                         strerror(errno));
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > SITERULES_FILE_MAX) {
-        if (S_ISREG(st.st_mode))
-            diag(DIAG_WARN, "%s: larger than %d bytes; ignored", name, SITERULES_FILE_MAX);
-        close(fd);
-        return 0;
-    }
-    *buf = malloc((size_t)st.st_size + 1);
-    if (!*buf || read_fully(fd, (unsigned char *)*buf, (uint64_t)st.st_size) < 0) {
-        int e = errno;
-        close(fd);
-        free(*buf);
-        *buf = NULL;
-        return error_set(ld->err, TOMED_EXIT_RUNTIME, "%s/%s: %s", ld->cfg->root, name,
-                         strerror(e ? e : ENOMEM));
-    }
-    close(fd);
-    *len = (size_t)st.st_size;
-    return 0;
-}
-
-/* The parsed rules and the texts they came from, shared by the generations
- * that read the same _redirects and _headers (their entries point into it). */
-typedef struct rules_box {
-    atomic_uint refs;
-    siterules *rules;      /* NULL when the site has neither file */
-    char *text[2];         /* _redirects, _headers as read (NULL: absent) */
-    size_t len[2];
-} rules_box;
-
 static void box_unref(rules_box *b)
 {
     if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
@@ -800,21 +509,20 @@ static int same_text(const char *a, size_t an, const char *b, size_t bn)
     return (!a && !b) || (a && b && an == bn && memcmp(a, b, an) == 0);
 }
 
-/* The site's _redirects and _headers (siterules.h), read before the walk so
- * each entry gets its headers as it is made; their warnings printed once per
- * load. The same texts as the previous generation's share its parsed rules;
- * other texts mean no entry is shared (their headers may differ). */
-static int load_rules(loader *ld, site_snapshot *s)
+int site_builder_rules(site_builder *ld, char *redirects, size_t rlen, char *headers,
+                       size_t hlen)
 {
     rules_box *b = calloc(1, sizeof *b);
-    if (!b)
+    if (!b) {
+        free(redirects);
+        free(headers);
         return error_set(ld->err, TOMED_EXIT_RUNTIME, "out of memory");
-    atomic_init(&b->refs, 1);
-    if (read_rule_file(ld, "_redirects", &b->text[0], &b->len[0]) < 0 ||
-        read_rule_file(ld, "_headers", &b->text[1], &b->len[1]) < 0) {
-        box_unref(b);
-        return -1;
     }
+    atomic_init(&b->refs, 1);
+    b->text[0] = redirects;
+    b->len[0] = rlen;
+    b->text[1] = headers;
+    b->len[1] = hlen;
     rules_box *old = ld->previous ? ld->previous->rules_box : NULL;
     if (old && same_text(old->text[0], old->len[0], b->text[0], b->len[0]) &&
         same_text(old->text[1], old->len[1], b->text[1], b->len[1])) {
@@ -822,7 +530,7 @@ static int load_rules(loader *ld, site_snapshot *s)
         atomic_fetch_add_explicit(&old->refs, 1, memory_order_relaxed);
         b = old;
     } else {
-        ld->previous = NULL;
+        ld->previous = NULL; /* the entries' headers may differ: none is shared */
         if ((b->text[0] || b->text[1]) &&
             !(b->rules = siterules_parse(b->text[0], b->len[0], b->text[1], b->len[1]))) {
             box_unref(b);
@@ -830,11 +538,11 @@ static int load_rules(loader *ld, site_snapshot *s)
                              "out of memory reading _redirects / _headers");
         }
     }
-    s->rules_box = b;
-    s->rules = b->rules;
+    box_unref(ld->box);
+    ld->box = b;
     ld->rules = b->rules;
-    for (size_t i = 0; i < siterules_warning_count(s->rules); i++)
-        diag(DIAG_WARN, "%s (line ignored)", siterules_warning(s->rules, i));
+    for (size_t i = 0; i < siterules_warning_count(b->rules); i++)
+        diag(DIAG_WARN, "%s (line ignored)", siterules_warning(b->rules, i));
     return 0;
 }
 
@@ -847,79 +555,92 @@ static const site_entry *find_named(const site_snapshot *s, const char *name)
     return n > 0 && (size_t)n < sizeof p ? site_find(s, p, (size_t)n) : NULL;
 }
 
-int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out, tomed_error *err)
+site_builder *site_builder_new(const tomed_config *cfg, uint64_t generation,
+                               const site_snapshot *previous, tomed_error *err)
 {
-    return site_load_after(cfg, generation, NULL, out, err);
+    site_builder *b = calloc(1, sizeof *b);
+    if (!b) {
+        error_set(err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
+        return NULL;
+    }
+    b->cfg = cfg;
+    b->generation = generation;
+    b->previous = previous;
+    b->now = time(NULL);
+    b->err = err;
+    if (!(b->pack = store_pack_new(0, err))) {
+        free(b);
+        return NULL;
+    }
+    return b;
 }
 
-int site_load_after(const tomed_config *cfg, uint64_t generation, const site_snapshot *previous,
-                    site_snapshot **out, tomed_error *err)
+void site_builder_rewrite(site_builder *b, const char *from, const char *to)
 {
-    loader ld = {.cfg = cfg, .err = err, .root_fd = -1, .now = time(NULL), .previous = previous};
-    site_snapshot *s = NULL;
-    struct stat rst;
-    *out = NULL;
+    snprintf(b->from, sizeof b->from, "%s", from);
+    snprintf(b->to, sizeof b->to, "%s", to);
+    b->rewriting = b->cfg->rewrite_enabled && b->from[0] && strcmp(b->from, b->to) != 0;
+    if (b->previous && (b->previous->rewriting != b->rewriting ||
+                        strcmp(b->previous->build_base, b->from) != 0))
+        b->previous = NULL; /* the bytes of every text file may differ */
+}
 
-    if (!realpath(cfg->root, ld.root_real))
-        return error_set(err, TOMED_EXIT_CONFIG, "%s: root: \"%s\": %s", cfg->root_origin.where,
-                         cfg->root, strerror(errno));
-    ld.root_real_len = strlen(ld.root_real);
-    ld.root_fd = open(ld.root_real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (ld.root_fd < 0 || fstat(ld.root_fd, &rst) < 0)
-        return error_set(err, TOMED_EXIT_CONFIG, "%s: root: \"%s\": %s", cfg->root_origin.where,
-                         cfg->root, strerror(errno));
-    detect_build_base(&ld);
-    if (previous && (previous->rewriting != ld.rewriting ||
-                     strcmp(previous->build_base, ld.from) != 0))
-        ld.previous = NULL; /* the bytes of every text file may differ */
+void site_builder_free(site_builder *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        entry_unref(b->entries[i]);
+    free(b->entries);
+    free(b->offs);
+    store_pack_unref(b->pack);
+    box_unref(b->box);
+    free(b);
+}
+
+int site_builder_finish(site_builder *ld, site_snapshot **out)
+{
+    const tomed_config *cfg = ld->cfg;
+    tomed_error *err = ld->err;
+    site_snapshot *s = NULL;
+    *out = NULL;
+    if (!ld->box && site_builder_rules(ld, NULL, 0, NULL, 0) < 0)
+        goto fail;
+    if (ld->csp_unhashed)
+        diag(DIAG_WARN,
+             "%zu page%s (%s%s) carr%s inline code that no hash can allow: event handlers "
+             "(onclick=...), javascript: URLs, or SVG scripts holding markup or character "
+             "references; the Content-Security-Policy blocks it (headers.csp_auto)",
+             ld->csp_unhashed, ld->csp_unhashed == 1 ? "" : "s", diag_q(ld->csp_first),
+             ld->csp_unhashed == 1 ? "" : ", ...", ld->csp_unhashed == 1 ? "ies" : "y");
+    /* the bytes are all written: map them once, and point the new entries in */
+    if (store_pack_seal(ld->pack) < 0) {
+        error_set(err, TOMED_EXIT_RUNTIME, "storage.dir: \"%s\": cannot map: %s", store_dir(),
+                  strerror(errno));
+        goto fail;
+    }
+    for (size_t i = 0; i < ld->n; i++)
+        if (ld->offs[i] != UINT64_MAX)
+            ld->entries[i]->data = store_pack_at(ld->pack, ld->offs[i]);
     s = calloc(1, sizeof *s);
     if (!s) {
         error_set(err, TOMED_EXIT_RUNTIME, "out of memory loading %s", cfg->root);
         goto fail;
     }
     atomic_init(&s->refs, 1);
-    s->generation = generation;
+    s->generation = ld->generation;
     s->cfg = cfg;
-    if (load_rules(&ld, s) < 0 || !(ld.pack = store_pack_new(0, err)))
-        goto fail;
-    /* the root is the first directory on the walk stack: a link back to it is a loop */
-    ld.dir_dev[0] = rst.st_dev;
-    ld.dir_ino[0] = rst.st_ino;
-    ld.depth = 1;
-    int fd = dup(ld.root_fd); /* walk_dir takes its own */
-    if (fd < 0) {
-        error_set(err, TOMED_EXIT_RUNTIME, "%s: %s", cfg->root, strerror(errno));
-        goto fail;
-    }
-    if (walk_dir(&ld, fd, "") < 0)
-        goto fail;
-    if (ld.csp_unhashed)
-        diag(DIAG_WARN,
-             "%zu page%s (%s%s) carr%s inline code that no hash can allow: event handlers "
-             "(onclick=...), javascript: URLs, or SVG scripts holding markup or character "
-             "references; the Content-Security-Policy blocks it (headers.csp_auto)",
-             ld.csp_unhashed, ld.csp_unhashed == 1 ? "" : "s", diag_q(ld.csp_first),
-             ld.csp_unhashed == 1 ? "" : ", ...", ld.csp_unhashed == 1 ? "ies" : "y");
-    /* the bytes are all written: map them once, and point the new entries in */
-    if (store_pack_seal(ld.pack) < 0) {
-        error_set(err, TOMED_EXIT_RUNTIME, "storage.dir: \"%s\": cannot map: %s", store_dir(),
-                  strerror(errno));
-        goto fail;
-    }
-    for (size_t i = 0; i < ld.n; i++)
-        if (ld.offs[i] != UINT64_MAX)
-            ld.entries[i]->data = store_pack_at(ld.pack, ld.offs[i]);
-    free(ld.offs);
-    ld.offs = NULL;
-
-    snprintf(s->build_base, sizeof s->build_base, "%s", ld.from);
-    s->rewriting = ld.rewriting;
-    s->entries = ld.entries;
-    s->n_entries = ld.n;
-    s->total_bytes = ld.total_bytes;
-    s->shared = ld.shared;
-    ld.entries = NULL;
-    ld.n = 0;
+    s->rules_box = ld->box;
+    s->rules = ld->rules;
+    ld->box = NULL;
+    snprintf(s->build_base, sizeof s->build_base, "%s", ld->from);
+    s->rewriting = ld->rewriting;
+    s->entries = ld->entries;
+    s->n_entries = ld->n;
+    s->total_bytes = ld->total_bytes;
+    s->shared = ld->shared;
+    ld->entries = NULL;
+    ld->n = 0;
     if (s->n_entries)
         qsort(s->entries, s->n_entries, sizeof *s->entries, cmp_entry);
     if (attach_siblings(s) < 0) {
@@ -953,19 +674,12 @@ int site_load_after(const tomed_config *cfg, uint64_t generation, const site_sna
                   o ? o : "spa_fallback", cfg->spa_fallback, cfg->root);
         goto fail;
     }
-    close(ld.root_fd);
-    store_pack_unref(ld.pack); /* the entries hold theirs */
+    site_builder_free(ld); /* the entries hold their pack */
     *out = s;
     return 0;
 
 fail:
-    close(ld.root_fd);
-    for (size_t i = 0; i < ld.n; i++)
-        entry_unref(ld.entries[i]);
-    free(ld.entries);
-    free(ld.offs);
-    ld.offs = NULL;
-    store_pack_unref(ld.pack);
+    site_builder_free(ld);
     site_snapshot_unref(s);
     return -1;
 }

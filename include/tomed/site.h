@@ -117,21 +117,36 @@ struct site_snapshot {
 };
 
 /*
- * Walk cfg->root and build a snapshot with one reference, owned by the caller.
- * Dot-files and dot-directories are skipped (except a top-level .well-known);
- * symlinks are followed only when their real target stays inside the real root;
- * unreadable files are an error (a half-loaded site is worse than none).
- * Errors fill err (TOMED_EXIT_CONFIG for a missing or unusable root, a missing
- * SPA fallback; TOMED_EXIT_RUNTIME for I/O failures) and return -1.
+ * Building a snapshot: siteload.c does it from the site directory; tests and
+ * fuzzers from bytes in memory. Calls in this order: new, rewrite and rules
+ * (both optional), add for each file, then finish, which frees the builder
+ * whatever it returns (free is for giving up before finish). Errors fill the
+ * err given to new and return -1.
  */
-int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out, tomed_error *err);
+typedef struct site_builder site_builder;
 
-/* The same for a reload: an entry of previous whose file has the same bytes,
- * Last-Modified and (derived) policy is taken over as it is, with its
- * variants and responses, instead of being built again; s->shared counts
- * them. previous may be NULL. */
-int site_load_after(const tomed_config *cfg, uint64_t generation, const site_snapshot *previous,
-                    site_snapshot **out, tomed_error *err);
+/* previous (may be NULL, borrowed until finish) offers its entries to share. */
+site_builder *site_builder_new(const tomed_config *cfg, uint64_t generation,
+                               const site_snapshot *previous, tomed_error *err);
+
+/* Rewrite references from the build's base to the mount's ("" = root) in
+ * text files, when rewrite.enabled and they differ. */
+void site_builder_rewrite(site_builder *b, const char *from, const char *to);
+
+/* The site's _redirects and _headers texts (malloc'd, taken; NULL: absent). */
+int site_builder_rules(site_builder *b, char *redirects, size_t rlen, char *headers,
+                       size_t hlen);
+
+/* One file at site path ("/a/b.js"): its size bytes (malloc'd, taken), or,
+ * with bytes NULL, the descriptor to send it from (taken). may_share: no
+ * precompressed sibling (x.br, x.gz) lies next to it on disk, so an
+ * unchanged entry of the previous generation may stand for it. */
+int site_builder_add(site_builder *b, const char *path, unsigned char *bytes, int fd,
+                     uint64_t size, time_t mtime, int may_share);
+
+/* The snapshot, with one reference owned by the caller. */
+int site_builder_finish(site_builder *b, site_snapshot **out);
+void site_builder_free(site_builder *b);
 
 /* The entry at an exact site path, or NULL. Lock-free, no allocation. */
 const site_entry *site_find(const site_snapshot *snap, const char *path, size_t len);

@@ -29,6 +29,7 @@
 #include "tomed/path.h"
 #include "tomed/route.h"
 #include "tomed/site.h"
+#include "tomed/siteload.h"
 
 #define NSETUP 3
 static tomed_config *cfgs[NSETUP];

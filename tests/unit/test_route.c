@@ -18,6 +18,7 @@
 #include "tomed/config.h"
 #include "tomed/route.h"
 #include "tomed/site.h"
+#include "tomed/siteload.h"
 
 typedef struct fixture {
     char dir[64];

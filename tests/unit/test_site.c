@@ -2,7 +2,8 @@
  * Unit tests for site's generations: a reload shares the entries of files
  * that did not change (the same object, with its variants), makes new ones
  * for what changed, and shares nothing when the site's _headers changed;
- * bodies come from store packs, not from the site's files.
+ * bodies come from store packs, not from the site's files; and a snapshot
+ * is built from bytes in memory, with no directory (site_builder).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 
 #include "tomed/config.h"
 #include "tomed/site.h"
+#include "tomed/siteload.h"
 #include "tomed/store.h"
 
 typedef struct fixture {
@@ -175,6 +177,39 @@ static void test_bodies_survive_the_site_file(void **state)
     site_snapshot_unref(a);
 }
 
+static unsigned char *dup_bytes(const char *s)
+{
+    unsigned char *p = malloc(strlen(s) + 1);
+    assert_non_null(p);
+    memcpy(p, s, strlen(s));
+    return p;
+}
+
+static void test_builder_in_memory(void **state)
+{
+    fixture *fx = *state;
+    tomed_error err = {0};
+    site_snapshot *s = NULL;
+    site_builder *b = site_builder_new(fx->cfg, 7, NULL, &err);
+    assert_non_null(b);
+    char *hdr = strdup("/app.js\n  X-From-Rules: yes\n");
+    assert_int_equal(site_builder_rules(b, NULL, 0, hdr, strlen(hdr)), 0);
+    assert_int_equal(site_builder_add(b, "/app.js", dup_bytes("let a"), -1, 5, 1700000000, 1), 0);
+    assert_int_equal(site_builder_add(b, "/index.html", dup_bytes("<p>hi"), -1, 5, 1700000000, 1),
+                     0);
+    assert_int_equal(site_builder_finish(b, &s), 0);
+    assert_int_equal(s->generation, 7);
+    assert_int_equal(s->n_entries, 2);
+    const site_entry *e = find(s, "/app.js");
+    assert_non_null(e);
+    assert_memory_equal(e->data, "let a", 5);
+    /* SHA-256("let a"), first 16 bytes, as the strong ETag */
+    assert_string_equal(e->etag, "\"21f1173fff072ee5e8022cb485956b08\"");
+    assert_non_null(e->headers);
+    assert_null(find(s, "/index.html")->headers);
+    site_snapshot_unref(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +218,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_headers_file_shares_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sibling_makes_a_new_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bodies_survive_the_site_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_builder_in_memory, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
