@@ -26,6 +26,7 @@
 typedef struct loader {
     const tomed_config *cfg;
     site_builder *b;
+    const site_snapshot *previous;   /* the generation being reloaded, or NULL */
     char from[256];                  /* the build's base ("" = root or unknown) */
     char root_real[PATH_MAX];
     size_t root_real_len;
@@ -242,7 +243,9 @@ static int walk_one(loader *ld, int dirfd, const char *prefix, const char *name)
     if (S_ISREG(st.st_mode)) {
         /* back to blocking reads (O_NONBLOCK was only for the open) */
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-        return add_file(ld, fd, &st, site_path, !has_sibling_file(dirfd, name));
+        /* two lookups a file, worth it only when there is something to share */
+        return add_file(ld, fd, &st, site_path,
+                        ld->previous && !has_sibling_file(dirfd, name));
     }
 
     for (int i = 0; i < ld->depth; i++)
@@ -341,7 +344,7 @@ int site_load(const tomed_config *cfg, uint64_t generation, site_snapshot **out,
 int site_load_after(const tomed_config *cfg, uint64_t generation, const site_snapshot *previous,
                     site_snapshot **out, tomed_error *err)
 {
-    loader ld = {.cfg = cfg, .err = err, .root_fd = -1};
+    loader ld = {.cfg = cfg, .err = err, .root_fd = -1, .previous = previous};
     struct stat rst;
     char *red = NULL, *hdr = NULL;
     size_t rlen = 0, hlen = 0;
