@@ -173,3 +173,31 @@ def test_anonymous_memory_does_not_grow_with_the_bytes(tomed, tmp_path):
         assert srv.get(f"/_app/c{i}.js").status == 200
     grown = rss_anon_kb(srv.proc.pid) - base
     assert grown < 4000 * 1.0, f"{grown} KiB of anonymous memory for 4,000 files"
+
+
+def test_files_past_the_kept_responses_are_answered_alike(tomed, tmp_path):
+    """Responses are kept for the first 2,048 representations asked for; the
+    rest get theirs built per request: the same status, headers and bytes,
+    and a 304 for their ETag."""
+    n = 2100
+    files = {"index.html": html("home")}
+    files.update({f"f/{i}.txt": f"file {i}\n" for i in range(n)})
+    root = make_tree(tmp_path / "site", files)
+    srv = tomed.serve(root, "--compression.memory_max", "0", "--log.access", "off")
+    conn = srv.connection()
+    seen = {}
+    for i in range(n):
+        conn.request("GET", f"/f/{i}.txt")
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status == 200 and body == f"file {i}\n".encode(), i
+        seen[i] = dict(r.getheaders())
+    conn.close()
+    first, last = seen[0], seen[n - 1]          # kept, built for the request
+    assert sorted(first) == sorted(last)
+    last_body = f"file {n - 1}\n".encode()
+    assert last["ETag"] == f'"{sha256(last_body)[:32]}"'
+    r = srv.get(f"/f/{n - 1}.txt", {"If-None-Match": last["ETag"]})
+    assert r.status == 304 and r.body == b""
+    r = srv.get(f"/f/{n - 1}.txt")
+    assert r.status == 200 and r.body == f"file {n - 1}\n".encode()
