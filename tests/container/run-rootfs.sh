@@ -68,20 +68,24 @@ cmp -s "$tmp/files" "$tmp/expected" || fail "unexpected files in the image: $(di
 readelf -S "$root/tomed" | grep -q '\.symtab' && fail "/tomed is not stripped"
 pass "image holds only /tomed, $(wc -l <"$tmp/copied") libraries (= ldd), $interp, passwd, group, tomed.yaml and the site ($(du -sk "$root" | cut -f1) KiB)"
 
-# Mount points a container runtime provides (not in the image).
-mkdir "$root/proc" "$root/dev"
+# Mount points a container runtime provides (not in the image), and the
+# Deployment's storage emptyDir (storage.dir): a writable, disk-backed
+# directory under the read-only root.
+mkdir -p "$root/proc" "$root/dev" "$root/var/cache/tomed"
+mkdir "$tmp/storage" && chmod 0777 "$tmp/storage"
 
 # ---- run it: ENTRYPOINT ["/tomed"] CMD ["run", "--config", "/etc/tomed/tomed.yaml"]
 # With an admin listener, as the Deployment's tomed.yaml sets one (admin.listen
 # ":9090"): `tomed run` answers /metrics only there.
 start=$(date +%s)
-TOMED_ADMIN_LISTEN=:9090 unshare --mount --pid --net --uts --ipc --fork --kill-child --propagation private \
+TOMED_ADMIN_LISTEN=:9090 TOMED_STORAGE_DIR=/var/cache/tomed unshare --mount --pid --net --uts --ipc --fork --kill-child --propagation private \
     sh -c '
         set -e
         r=$1; uid=$2
         ip link set lo up
         mount --bind "$r" "$r"
         mount -o remount,bind,ro,nosuid,nodev "$r"
+        mount --bind "$3" "$r/var/cache/tomed"
         mount -t proc -o nosuid,nodev,noexec proc "$r/proc"
         mount -t tmpfs -o nosuid,noexec,mode=755,size=64k tmpfs "$r/dev"
         for d in null zero full random urandom; do
@@ -90,7 +94,7 @@ TOMED_ADMIN_LISTEN=:9090 unshare --mount --pid --net --uts --ipc --fork --kill-c
         exec setpriv --no-new-privs --inh-caps=-all --bounding-set=-all,+sys_chroot,+setuid,+setgid \
             -- chroot --userspec="$uid:$uid" --groups="" "$r" \
             /tomed run --config /etc/tomed/tomed.yaml
-    ' sh "$root" "$uid" >"$tmp/stdout" 2>"$tmp/stderr" &
+    ' sh "$root" "$uid" "$tmp/storage" >"$tmp/stdout" 2>"$tmp/stderr" &
 upid=$!
 
 # tomed is unshare's child (PID 1 in its namespace); wait until it is tomed.
@@ -128,10 +132,13 @@ grep -q '^NoNewPrivs:[[:space:]]*1$' "$status" || fail "no_new_privs not set"
 [ "$(awk '/^NSpid:/ {print $NF}' "$status")" = 1 ] || fail "tomed is not PID 1 in its namespace: $(grep ^NSpid "$status")"
 [ "$(readlink "/proc/$pid/root")" = "$root" ] || fail "root is $(readlink "/proc/$pid/root")"
 awk '$5 == "/" { print $6 }' "/proc/$pid/mountinfo" | grep -q '^ro' || fail "root filesystem is not read-only"
-# Every file mapped into the process comes from the image.
+# Every file mapped into the process comes from the image, but for the
+# storage packs (the site's bytes as page cache): those are in the emptyDir,
+# never in anonymous memory (memfd).
 awk '$6 ~ /^\// { print $6 }' "/proc/$pid/maps" | sort -u >"$tmp/maps"
 outside=$(grep -v "^$root/" "$tmp/maps" | grep -v '^/dev/' || true)
 [ -z "$outside" ] || fail "files mapped from outside the image: $outside"
+grep -q "^$root/var/cache/tomed/" "$tmp/maps" || fail "no storage pack mapped from the emptyDir: $(cat "$tmp/maps")"
 pass "UID/GID $uid, no groups, no capabilities, no_new_privs, PID 1, read-only root, $(wc -l <"$tmp/maps") mapped files all from the image"
 
 # ---- the site, as the smoke test will see it (baked config: base /)

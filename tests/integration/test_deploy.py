@@ -806,18 +806,30 @@ def test_tomed_runs_as_the_deployment_says(overlay, world_tmp, tomed):
 
     # /etc/tomed from the ConfigMap, /srv/docs from a read-only copy of the site
     mounts = {m["mountPath"]: m for m in ctr["volumeMounts"]}
-    assert set(mounts) == {"/etc/tomed"}, "only the config is mounted: the site is in the image"
+    assert set(mounts) == {"/etc/tomed", "/var/cache/tomed"}, \
+        "only the config and the storage are mounted: the site is in the image"
     etc = mount_configmap(objs, pod, ctr, "/etc/tomed", world_tmp / "etc" / "tomed")
     site = read_only_site_copy(world_tmp / "srv" / "docs")
+    # storage.dir: a disk-backed emptyDir (tmpfs pages would count against the
+    # memory limit and could not be reclaimed), writable though the root is not.
+    vols = {v["name"]: v for v in pod["volumes"]}
+    store_vol = vols[mounts["/var/cache/tomed"]["name"]]
+    assert "emptyDir" in store_vol and store_vol["emptyDir"].get("medium", "") != "Memory"
+    assert not mounts["/var/cache/tomed"].get("readOnly")
+    storage = world_tmp / "var" / "cache" / "tomed"
+    storage.mkdir(parents=True)
+    storage.chmod(0o777)                             # as the kubelet makes an emptyDir
     args = [a.replace("/etc/tomed", str(etc), 1) if a.startswith("/etc/tomed/") else a
             for a in ctr["args"]]
     assert args != ctr["args"], "the args name the config under /etc/tomed"
 
     env = container_env(objs, pod, ctr)
     cfg = effective_config(objs, etc, {**env, "TOMED_ROOT": str(site)})
-    # The only departures from the pod: the image's /srv/docs and the ports.
+    assert cfg["storage.dir"] == "/var/cache/tomed", "tomed keeps its bytes in the emptyDir"
+    # The only departures from the pod: the image's /srv/docs, the emptyDir's
+    # place and the ports.
     env.update({"TOMED_ROOT": str(site), "TOMED_LISTEN": "127.0.0.1:0",
-                "TOMED_ADMIN_LISTEN": "127.0.0.1:0"})
+                "TOMED_ADMIN_LISTEN": "127.0.0.1:0", "TOMED_STORAGE_DIR": str(storage)})
 
     sc = {**pod.get("securityContext", {}), **ctr.get("securityContext", {})}
     uid, gid = sc["runAsUser"], sc["runAsGroup"]
@@ -848,6 +860,7 @@ def test_tomed_runs_as_the_deployment_says(overlay, world_tmp, tomed):
         assert status == 200, f"{name} {get['path']} on port {get['port']}: {status}"
     status, headers, body = http_get(admin_port, cfg["metrics_path"])
     assert status == 200 and b"tomed_" in body
+    assert "anonymous" not in srv.stderr, f"storage fell back to memory:\n{srv.stderr}"
     for path in (cfg["health_path"], cfg["readiness_path"], cfg["metrics_path"]):
         assert http_get(site_port, path)[0] == 404, f"{path} is exposed on the site port"
 
