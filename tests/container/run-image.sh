@@ -83,6 +83,19 @@ buildah $S bud -q --isolation chroot --build-arg TOMED_IMAGE=localhost/tomed:tes
     -f deploy/site.Dockerfile -t localhost/tomed-site:test "$tmp/site-ctx" >/dev/null 2>"$tmp/bud.err" ||
     { cat "$tmp/bud.err" >&2; fail "buildah bud deploy/site.Dockerfile"; }
 
+# The site image's build ran `tomed precompress` (on the build platform): its
+# compressible files have brotli and gzip siblings that decode to the file.
+c=$(buildah $S from -q localhost/tomed-site:test)
+m=$(buildah $S mount "$c")
+nbr=$(find "$m/srv/docs" -name '*.br' | wc -l)
+ngz=$(find "$m/srv/docs" -name '*.gz' | wc -l)
+[ "$nbr" -gt 0 ] && [ "$ngz" -gt 0 ] || fail "site image: no precompressed siblings ($nbr .br, $ngz .gz)"
+for f in $(find "$m/srv/docs" -name '*.br' | head -n 5); do
+    brotli -dc "$f" | cmp -s - "${f%.br}" || fail "site image: ${f#$m} does not decode to its file"
+done
+buildah $S umount "$c" >/dev/null; buildah $S rm "$c" >/dev/null
+pass "site image precompressed at build: $nbr .br and $ngz .gz siblings"
+
 if [ -n "$want_mhd" ]; then
     v=$(podman $P run --rm --network none --read-only --user "$uid:$uid" --ulimit nofile=4096:4096 \
         --ulimit nproc=4096:4096 localhost/tomed:test version 2>&1) || fail "tomed version: $v"
