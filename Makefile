@@ -21,7 +21,11 @@ PYTHON      ?= /usr/bin/python3
 DEB_BUILD   := build-essential pkg-config libmicrohttpd-dev zlib1g-dev libbrotli-dev \
                libyaml-dev libssl-dev
 DEB_TEST    := libcmocka-dev curl python3-pytest brotli gzip prometheus chromium \
-               clang libclang-rt-14-dev
+               clang libclang-rt-14-dev nodejs
+# Commands whose Debian package of the same name is installed only when the
+# command is missing: Debian 12 packages npm apart from nodejs, while a
+# nodejs that bundles npm (NodeSource's) conflicts with that package.
+DEB_TEST_CMDS := npm
 
 WARN        := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
                -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wundef
@@ -79,6 +83,7 @@ deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
+	for c in $(DEB_CMDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 	    echo "deps: installing$$missing"; \
@@ -94,6 +99,7 @@ run: deps
 
 # Everything CI runs (.ci/run), fastest feedback first; about 10 minutes here
 # once the packages are in. `make check` is the first step alone (~2 min).
+test: DEB_CMDS = $(DEB_TEST_CMDS)
 test: DEB_PKGS = $(DEB_BUILD) $(DEB_TEST) $(DEB_SOAK) $(DEB_CONTAINER) $(DEB_TRIXIE)
 test: deps
 	$(MAKE) --no-print-directory check
@@ -104,6 +110,7 @@ test: deps
 	$(MAKE) --no-print-directory test-container
 	$(MAKE) --no-print-directory test-arm64
 
+check: DEB_CMDS = $(DEB_TEST_CMDS)
 check: DEB_PKGS = $(DEB_BUILD) $(DEB_TEST)
 check: deps
 	$(MAKE) --no-print-directory all unit integration
@@ -134,6 +141,7 @@ ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g -fno-omit-
 asan:
 	$(ASAN_MAKE) all
 
+test-asan: DEB_CMDS = $(DEB_TEST_CMDS)
 test-asan: DEB_PKGS = $(DEB_BUILD) $(DEB_TEST)
 test-asan: deps
 	$(MAKE) --no-print-directory asan-suite
@@ -334,6 +342,7 @@ ARCH_TRIPLET_armhf := arm-linux-gnueabihf
 
 # The native test tools (deps), the cross packages plus cmocka and qemu-user
 # (deps-cross), then test-cross in build/TRIPLET.
+test-arm64 test-armhf: DEB_CMDS = $(DEB_TEST_CMDS)
 test-arm64 test-armhf: DEB_PKGS = $(DEB_TEST)
 test-arm64 test-armhf: test-%: deps
 	$(MAKE) --no-print-directory CROSS=$(ARCH_TRIPLET_$*)- BUILD=build/$(ARCH_TRIPLET_$*) \
@@ -362,7 +371,7 @@ rootfs: $(BUILD)/tomed tests/container/mkrootfs.sh conf/tomed.yaml
 # run-image.sh puts tomed as deploy/Dockerfile builds it on debian:13-slim in the
 # image: built in the Debian 13 root of tests/trixie/ with its libraries.
 # Each needs root and prints SKIP without it. About 35 s, 10 of them SIGTERM drains.
-DEB_CONTAINER := buildah podman runc iproute2 curl
+DEB_CONTAINER := buildah podman runc iproute2 curl brotli
 test-container: DEB_PKGS = $(DEB_CONTAINER) $(DEB_TRIXIE)
 test-container: deps $(BUILD)/tomed
 	tests/container/run-rootfs.sh $(BUILD)/tomed
