@@ -150,12 +150,17 @@ asan-suite:
 	$(ASAN_MAKE) all unit integration
 
 # tomed against a tuned nginx on this machine, side by side (bench/bench.py):
-# writes docs/benchmarks.md. BENCH_ARGS=--quick for a short run.
+# writes docs/benchmarks.md. BENCH_ARGS=--quick for a short run. As root, the
+# same cases also run on tomed built against Debian 13's libmicrohttpd 1.0.1
+# (tests/trixie/build.sh: the cached trixie root of `make test-trixie`).
 DEB_BENCH   := nginx wrk brotli gzip
-bench: DEB_PKGS = $(DEB_BUILD) $(DEB_BENCH)
+bench: DEB_PKGS = $(DEB_BUILD) $(DEB_BENCH) $(DEB_TRIXIE)
 bench: deps
 	$(MAKE) --no-print-directory all
-	$(PYTHON) bench/bench.py --tomed $(abspath $(BUILD)/tomed) --out docs/benchmarks.md $(BENCH_ARGS)
+	@if [ "$$(id -u)" = 0 ]; then tests/trixie/build.sh; \
+	else echo "bench: not root: no libmicrohttpd 1.0.1 build (tests/trixie/), one tomed only"; fi
+	$(PYTHON) bench/bench.py --tomed $(abspath $(BUILD)/tomed) --out docs/benchmarks.md \
+	    $$([ -x build/trixie/tomed ] && [ "$$(id -u)" = 0 ] && echo --tomed-alt $(abspath build/trixie/tomed)) $(BENCH_ARGS)
 	$(PYTHON) bench/memory.py --tomed $(abspath $(BUILD)/tomed) --out docs/benchmarks.md
 
 clean:

@@ -3,25 +3,29 @@
 
 What it does (issue 3, "make bench"):
   1. builds a site in a world-readable temporary directory: a copy of the committed SvelteKit fixture
-     (examples/site/docs) plus hashed JS assets of 2-200 KB with .br/.gz siblings, a 1 MB image and a
-     20 MB file;
-  2. starts tomed (--server.threads 1) and nginx (bench/nginx.conf.in: one worker) on it, both pinned
-     to one CPU, and checks every case's status, Content-Encoding, body and keep-alive before timing;
+     (examples/site/docs) plus hashed JS assets of 2-200 KB with .br/.gz siblings, a 1 MB image, a
+     20 MB file and the size sweep's files (random bytes, 4 KB-20 MB);
+  2. starts tomed (--server.threads 1), optionally a second tomed (--tomed-alt: the same code built
+     against another libmicrohttpd, e.g. build/trixie/tomed with 1.0.1) and nginx
+     (bench/nginx.conf.in: one worker) on it, all pinned to one CPU, and checks every case's status,
+     Content-Encoding, body and keep-alive before timing;
   3. runs wrk (one thread, pinned to the other CPU) against each case and connection count, alternating
      the servers round by round, and takes the median of each metric; CPU time per request comes from
      utime+stime in /proc/PID/stat (nginx: master + worker);
   4. measures RSS idle and after load, tomed's time from exec to the first 200, and how start time and
      RSS grow with generated sites of 1k, 10k and 50k files;
-  5. writes docs/benchmarks.md and prints the same to stdout.
+  5. writes docs/benchmarks.md (keeping bench/memory.py's block) and prints the same to stdout;
+     the report names the libmicrohttpd each tomed ran with (`tomed version`).
 
 Python 3 standard library only. Needs Debian's nginx (with gzip_static), wrk, brotli and gzip.
 Exits non-zero, loudly, when a server does not start or answers wrongly; always stops what it started
 and removes its temporary directory (unless --keep).
 
-    make bench                                  the full run, about 9 minutes
+    make bench                                  the full run, about 20 minutes with both tomeds
     bench/bench.py --quick --out -              a look in about a minute, report on stdout only
     bench/bench.py --cases html,304 --connections 256 --rounds 5
     bench/bench.py --tomed-threads 2            tomed with a two-thread pool (still on one core)
+    bench/bench.py --cases sweep --tomed-alt build/trixie/tomed   the size sweep, 0.9.75 and 1.0.1
 """
 
 import argparse
@@ -168,7 +172,9 @@ def free_port():
 # servers
 
 class Server:
-    name = "?"
+    name = "?"   # for messages
+    key = "?"    # where its results go: "tomed", "alt" (--tomed-alt) or "nginx"
+    kind = "?"   # "tomed" or "nginx": which Content-Encoding each case expects from it
     port = 0
 
     def pids(self):
@@ -192,10 +198,13 @@ class Server:
 
 
 class Tomed(Server):
-    name = "tomed"
+    name = key = kind = "tomed"
 
-    def __init__(self, binary, site, cpu, threads=1, extra=()):
+    def __init__(self, binary, site, cpu, threads=1, extra=(), key="tomed"):
         self.binary, self.site, self.cpu, self.extra = binary, site, cpu, list(extra)
+        self.key = key
+        if key != "tomed":
+            self.name = f"tomed ({libmhd_version(binary)})"
         self.threads = threads
         self.lines = []
         self.ready = threading.Event()
@@ -246,12 +255,23 @@ class Tomed(Server):
         return [l for l in self.lines if "[error]" in l or "[warn" in l]
 
     def version(self):
-        out = subprocess.run([self.binary, "version"], capture_output=True, text=True)
-        return (out.stdout or out.stderr).strip().splitlines()[0]
+        return tomed_version(self.binary)
+
+
+def tomed_version(binary):
+    """The first line of `tomed version`: tomed's and its libraries' versions."""
+    out = subprocess.run([binary, "version"], capture_output=True, text=True)
+    return ((out.stdout or out.stderr).strip().splitlines() or ["?"])[0]
+
+
+def libmhd_version(binary):
+    """'libmicrohttpd 1.0.1', from `tomed version` (the library the binary runs with)."""
+    m = re.search(r"libmicrohttpd [0-9][0-9.]*", tomed_version(binary))
+    return m.group(0) if m else "libmicrohttpd ?"
 
 
 class Nginx(Server):
-    name = "nginx"
+    name = key = kind = "nginx"
 
     def __init__(self, binary, root, run, cpu, template):
         self.binary, self.root, self.run, self.cpu, self.template = binary, root, run, cpu, template
@@ -394,8 +414,27 @@ def compress_siblings(paths, jobs):
         list(ex.map(one, paths))
 
 
-def build_bench_site(fixture, root, n_assets, rng):
-    """root/tomeclicker = the fixture + generated assets. Returns the interesting paths."""
+SIZE_UNITS = {"": 1, "K": 1024, "M": 1024 * 1024}
+
+
+def parse_size(text):
+    """'4K' -> 4096, '20M' -> 20971520, '300' -> 300."""
+    m = re.fullmatch(r"(\d+)([KM]?)", text.strip().upper())
+    if not m:
+        raise BenchError(f"bad size {text!r} (e.g. 4K, 1M, 300)")
+    return int(m.group(1)) * SIZE_UNITS[m.group(2)]
+
+
+def fmt_size(n):
+    for unit, div in (("MB", 1024 * 1024), ("KB", 1024)):
+        if n >= div and n % div == 0:
+            return f"{n // div} {unit}"
+    return f"{n} B"
+
+
+def build_bench_site(fixture, root, n_assets, rng, sweep_sizes=()):
+    """root/tomeclicker = the fixture + generated assets + the size sweep's files (random bytes, so
+    neither server has a compressed variant to pick). Returns the interesting paths."""
     site = os.path.join(root, "tomeclicker")
     shutil.copytree(fixture, site)
     chunks = os.path.join(site, "_app", "immutable", "chunks")
@@ -423,10 +462,23 @@ def build_bench_site(fixture, root, n_assets, rng):
     with open(big, "wb") as f:
         for _ in range(20):
             f.write(rng.randbytes(1_000_000))
+    sweep_dir = os.path.join(site, "sweep")
+    os.makedirs(sweep_dir, exist_ok=True)
+    sweep = []
+    for size in sweep_sizes:
+        p = os.path.join(sweep_dir, f"body-{size}.bin")
+        with open(p, "wb") as f:
+            left = size
+            while left:
+                n = min(left, 1 << 20)
+                f.write(rng.randbytes(n))
+                left -= n
+        sweep.append((size, p))
     make_world_readable(root)
     rel = lambda p: BASE + "/" + os.path.relpath(p, site)
     return {"site": site, "js100": js100, "js100_url": rel(js100), "image": image,
-            "image_url": rel(image), "big": big, "big_url": rel(big), "assets": paths}
+            "image_url": rel(image), "big": big, "big_url": rel(big), "assets": paths,
+            "sweep": [(size, p, rel(p)) for size, p in sweep]}
 
 
 def build_scale_site(fixture, root, n, rng):
@@ -503,7 +555,16 @@ def cases_for(s):
         dict(key="304", title="304 (`If-None-Match`: the server's own ETag of `/about`)",
              path=BASE + "/about", headers={}, status=304, enc={"tomed": None, "nginx": None},
              body=None, etag_of=BASE + "/about"),
+    ] + [
+        # the size sweep: identity bodies of random bytes, no Accept-Encoding
+        dict(key=sweep_key(size), title=f"{fmt_size(size)} identity body", path=url, headers={},
+             status=200, enc={"tomed": None, "nginx": None}, body=None, big=p, sweep=size)
+        for size, p, url in s["sweep"]
     ]
+
+
+def sweep_key(size):
+    return "sweep-" + fmt_size(size).replace(" ", "").lower()
 
 
 def request(port, path, headers, conn=None):
@@ -537,7 +598,7 @@ def check_case(case, srv, headers):
         if r.status != case["status"]:
             raise BenchError(f"{where}: status {r.status}, expected {case['status']}")
         ce = r.getheader("Content-Encoding")
-        want = case["enc"][srv.name]
+        want = case["enc"][srv.kind]
         if (ce or None) != want:
             raise BenchError(f"{where}: Content-Encoding {ce!r}, expected {want!r}")
         cl = r.getheader("Content-Length")
@@ -726,7 +787,7 @@ def measure_scale(args, work, fixture, n, rng):
 # ---------------------------------------------------------------------------------------------------
 # the report
 
-def machine_info(tomed_v, nginx_v):
+def machine_info(tomed_v, nginx_v, alt_v=None):
     model = "unknown"
     with open("/proc/cpuinfo") as f:
         for line in f:
@@ -741,6 +802,7 @@ def machine_info(tomed_v, nginx_v):
         "mem": f"{mem_kb / 1024 / 1024:.1f} GiB",
         "nginx": nginx_v,
         "tomed": tomed_v,
+        "alt": alt_v,
         "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0].strip()
                or "wrk",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -806,7 +868,20 @@ def mib(kb):
     return f"{kb / 1024:.1f}"
 
 
-def render(info, args, site, results, rss, start, scale, targets, notes, elapsed):
+def write_report(path, md):
+    """Write the report, keeping the block bench/memory.py maintains in the same file."""
+    begin, end = "<!-- memory.py: begin -->", "<!-- memory.py: end -->"
+    try:
+        old = open(path).read()
+    except OSError:
+        old = ""
+    if begin in old and end in old:
+        md = md.rstrip("\n") + "\n\n" + old[old.index(begin):old.index(end) + len(end)] + "\n"
+    with open(path, "w") as f:
+        f.write(md)
+
+
+def render(info, args, site, results, rss, start, scale, targets, notes, elapsed, tomeds):
     L = []
     a = L.append
     a("# Benchmarks: tomed against a tuned nginx")
@@ -823,7 +898,10 @@ def render(info, args, site, results, rss, start, scale, targets, notes, elapsed
     a("## Machine")
     a("")
     a(f"- CPU: {info['cpu']}, {info['cores']} cores; {info['mem']} RAM; kernel {info['kernel']}")
-    a(f"- tomed: {info['tomed']}, {args.tomed_label}; nginx: {info['nginx']} (Debian `nginx`, gzip_static, no brotli); {info['wrk']}")
+    a(f"- tomed: {info['tomed']}, {args.tomed_label}")
+    if info.get("alt"):
+        a(f"- second tomed (`--tomed-alt`): {info['alt']}, {args.tomed_alt_label}")
+    a(f"- nginx: {info['nginx']} (Debian `nginx`, gzip_static, no brotli); {info['wrk']}")
     a(f"- date: {info['date']}; load average at start {' '.join(info['loadavg'])} "
       f"(other work on the machine shows up as round-to-round spread)")
     a("")
@@ -831,18 +909,22 @@ def render(info, args, site, results, rss, start, scale, targets, notes, elapsed
     a("")
     a(f"- Site: the committed fixture (`examples/site/docs`, base `/tomeclicker`) plus {args.assets} "
       f"hashed JS assets of 2–200 KB in `_app/immutable/chunks/` with `.br`/`.gz` siblings "
-      f"(brotli -q 11, gzip -9), a 1 MB image and a 20 MB file: {site['files']} files, "
-      f"{site['disk'] / 1e6:.1f} MB, in a world-readable temporary directory.")
+      f"(brotli -q 11, gzip -9), a 1 MB image (1,000,000 random bytes), a 20 MB file and the size "
+      f"sweep's files of random bytes (`sweep/body-N.bin`; KB and MB are 1024 and 1024² bytes): "
+      f"{site['files']} files, {site['disk'] / 1e6:.1f} MB, in a world-readable temporary directory.")
     a(f"- tomed: `tomed serve SITE --base /tomeclicker --server.threads {args.tomed_threads}"
       f"{' ' + ' '.join(TOMED_EXTRA) if TOMED_EXTRA else ''}` (defaults otherwise; "
-      f"timing starts after its background compression line). nginx: `bench/nginx.conf.in`, one "
+      f"timing starts after its background compression line)"
+      f"{'; the second tomed runs the same way, on the same site and core' if info.get('alt') else ''}. nginx: `bench/nginx.conf.in`, one "
       f"worker, sendfile, tcp_nopush, open_file_cache, gzip_static, logging off, tomed's headers.")
     a(f"- Both servers pinned to CPU {args.server_cpu} (sched_setaffinity, as `taskset -c` does; all "
       f"threads, both nginx processes); `wrk -t1 --latency --timeout 10s` pinned to CPU "
       f"{args.client_cpu}; servers and wrk at nice {NICE} so other work on a shared machine "
       f"disturbs them less.")
     a(f"- Each case and connection count: a {args.warmup:g} s warm-up per server, then {args.rounds} "
-      f"rounds of {args.duration:g} s alternating tomed, nginx, tomed, nginx…; the table shows the "
+      f"rounds of {args.duration:g} s alternating "
+      f"{'tomed, second tomed, nginx, tomed…' if info.get('alt') else 'tomed, nginx, tomed, nginx…'}; "
+      f"the table shows the "
       f"median of each metric. CPU µs/request = server utime+stime delta (/proc/PID/stat; nginx: "
       f"master + worker) ÷ requests. Ratios are tomed ÷ nginx: above 1 is better for req/s, below 1 "
       f"is better for latency and CPU.")
@@ -850,23 +932,28 @@ def render(info, args, site, results, rss, start, scale, targets, notes, elapsed
       "Content-Encoding, Content-Length, the decoded body against the file (real `brotli -d`, gzip) "
       "and keep-alive are checked; a wrong answer stops the run.")
     a("")
+    libs = dict(tomeds)
     a("## Requests")
     a("")
-    a("| case | conns | tomed req/s | nginx req/s | **ratio** | tomed MB/s | nginx MB/s | "
+    a("| case | conns | tomed with | tomed req/s | nginx req/s | **ratio** | tomed MB/s | nginx MB/s | "
       "p50 ms tomed / nginx | p99 ms tomed / nginx | p99 ratio | CPU µs/req tomed / nginx | CPU ratio | spread t / n | noise t / n |")
-    a("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    a("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     stalled = False
     for r in results:
-        t, n = r["tomed"], r["nginx"]
-        mark = ""
-        if min(t["rps"], n["rps"]) <= 0.1 * max(t["rps"], n["rps"]):
-            mark, stalled = " ‡", True
-        a(f"| {r['title']} | {r['conns']} | {fmt_n(t['rps'])}{mark} | {fmt_n(n['rps'])} | "
-          f"**{fmt_ratio(sdiv(t['rps'], n['rps']))}** | {t['mbps']:,.0f} | {n['mbps']:,.0f} | "
-          f"{fmt_ms(t['p50_ms'])} / {fmt_ms(n['p50_ms'])} | {fmt_ms(t['p99_ms'])} / {fmt_ms(n['p99_ms'])} | "
-          f"{fmt_ratio(sdiv(t['p99_ms'], n['p99_ms']))} | {fmt_us(t['cpu_us'])} / {fmt_us(n['cpu_us'])} | "
-          f"{fmt_ratio(sdiv(t['cpu_us'], n['cpu_us']))} | {t['spread']:.0%} / {n['spread']:.0%} | "
-          f"{t['server_core_other']:.0%} / {n['server_core_other']:.0%} |")
+        if r.get("sweep"):
+            continue
+        n = r["nginx"]
+        for key, lib in tomeds:
+            t = r[key]
+            mark = ""
+            if min(t["rps"], n["rps"]) <= 0.1 * max(t["rps"], n["rps"]):
+                mark, stalled = " ‡", True
+            a(f"| {r['title']} | {r['conns']} | {lib} | {fmt_n(t['rps'])}{mark} | {fmt_n(n['rps'])} | "
+              f"**{fmt_ratio(sdiv(t['rps'], n['rps']))}** | {t['mbps']:,.0f} | {n['mbps']:,.0f} | "
+              f"{fmt_ms(t['p50_ms'])} / {fmt_ms(n['p50_ms'])} | {fmt_ms(t['p99_ms'])} / {fmt_ms(n['p99_ms'])} | "
+              f"{fmt_ratio(sdiv(t['p99_ms'], n['p99_ms']))} | {fmt_us(t['cpu_us'])} / {fmt_us(n['cpu_us'])} | "
+              f"{fmt_ratio(sdiv(t['cpu_us'], n['cpu_us']))} | {t['spread']:.0%} / {n['spread']:.0%} | "
+              f"{t['server_core_other']:.0%} / {n['server_core_other']:.0%} |")
     a("")
     a("spread: (max − min) ÷ median of req/s over the rounds. noise: median share of the server's "
       "core taken by anything but the server during its runs (other processes, softirq work not "
@@ -876,6 +963,32 @@ def render(info, args, site, results, rss, start, scale, targets, notes, elapsed
         a("‡ one server made almost no progress: most connections stalled for the whole run, so its "
           "latencies describe only the few requests that completed and its CPU per request is "
           "dominated by fixed costs.")
+    sweep = [r for r in results if r.get("sweep")]
+    if sweep:
+        a("")
+        a("## Size sweep")
+        a("")
+        a("Identity bodies of random bytes (no `Accept-Encoding`), the same files for both servers. "
+          "Ratios are tomed ÷ nginx, against the nginx runs of the same rounds: req/s above 1 and "
+          "CPU below 1 favour tomed.")
+        a("")
+        head = "| body | conns | nginx req/s | nginx CPU µs/req |"
+        rule = "|--:|--:|--:|--:|"
+        for _key, lib in tomeds:
+            head += f" tomed {lib.split()[-1]} req/s | **req/s ratio** | CPU µs/req | **CPU ratio** |"
+            rule += "--:|--:|--:|--:|"
+        a(head + " noise (max of the servers) |")
+        a(rule + "--:|")
+        for r in sweep:
+            n = r["nginx"]
+            line = (f"| {fmt_size(r['sweep'])} | {r['conns']} | {fmt_n(n['rps'])} | "
+                    f"{fmt_us(n['cpu_us'])} |")
+            for key, _lib in tomeds:
+                t = r[key]
+                line += (f" {fmt_n(t['rps'])} | **{fmt_ratio(sdiv(t['rps'], n['rps']))}** | "
+                         f"{fmt_us(t['cpu_us'])} | **{fmt_ratio(sdiv(t['cpu_us'], n['cpu_us']))}** |")
+            noise = max(r[k]["server_core_other"] for k in list(libs) + ["nginx"])
+            a(line + f" {noise:.0%} |")
     a("")
     a("## Memory")
     a("")
@@ -914,7 +1027,7 @@ def render(info, args, site, results, rss, start, scale, targets, notes, elapsed
               f"({', '.join(f'{x:.0f}' for x in s['ready_all'])}) | {mib(s['rss_ready_kb'])} MiB | "
               f"{mib(s['rss_compressed_kb'])} MiB | {comp} |")
         a("")
-    a("## Targets (issue 3)")
+    a("## Targets (issues 3 and 14)")
     a("")
     for t in targets:
         a(f"- **{'met' if t['met'] else 'NOT MET'}**: {t['text']}. {t['detail']}")
@@ -960,38 +1073,57 @@ GAPS = [
 ]
 
 
-def evaluate(results, rss, start):
+def evaluate(results, rss, start, tomeds):
+    """The targets, for each tomed measured: issue 3's on the named cases, issue 14's on the size
+    sweep; memory and start-up for the first tomed."""
     T = []
-
-    def case_list(pred, f):
-        bad = [r for r in results if not pred(r)]
-        return bad, "; ".join(f(r) for r in bad)
 
     def lbl(r):
         return f"{r['key']} c{r['conns']}"
 
-    ratio = lambda r: sdiv(r["tomed"]["rps"], r["nginx"]["rps"])
-    worst = min(results, key=ratio)
-    bad, d = case_list(lambda r: ratio(r) >= 1.0, lambda r: f"{lbl(r)} {fmt_ratio(ratio(r))}")
-    T.append(dict(text="tomed ≥ 1.0× nginx requests/s in every case", met=not bad,
-                  detail=(f"Short: {d}." if bad else f"Lowest: {lbl(worst)} {fmt_ratio(ratio(worst))}.")))
-    key_cases = [r for r in results if r["key"] in ("html", "js-br", "js-gzip")]
-    bad = [r for r in key_cases if ratio(r) < 1.2]
-    T.append(dict(text="≥ 1.2× on small HTML and compressed JS", met=not bad,
-                  detail="; ".join(f"{lbl(r)} {fmt_ratio(ratio(r))}" for r in key_cases) + "."))
-    cpu = lambda r: sdiv(r["tomed"]["cpu_us"], r["nginx"]["cpu_us"])
-    bad, d = case_list(lambda r: cpu(r) <= 1.0,
-                       lambda r: f"{lbl(r)} {fmt_us(r['tomed']['cpu_us'])} vs "
-                                 f"{fmt_us(r['nginx']['cpu_us'])} µs")
-    T.append(dict(text="CPU per request ≤ nginx's", met=not bad,
-                  detail=(f"Above nginx: {d}." if bad else
-                          f"Highest ratio: {fmt_ratio(max(cpu(r) for r in results))}.")))
-    p99 = lambda r: sdiv(r["tomed"]["p99_ms"], r["nginx"]["p99_ms"])
-    bad, d = case_list(lambda r: p99(r) <= 1.0,
-                       lambda r: f"{lbl(r)} {fmt_ms(r['tomed']['p99_ms'])} vs {fmt_ms(r['nginx']['p99_ms'])} ms")
-    T.append(dict(text="p99 latency ≤ nginx's", met=not bad,
-                  detail=(f"Above nginx: {d}." if bad else
-                          f"Highest ratio: {fmt_ratio(max(p99(r) for r in results))}.")))
+    for key, lib in tomeds:
+        who = f"tomed with {lib}: "
+        named = [r for r in results if not r.get("sweep")]
+        sweep = [r for r in results if r.get("sweep")]
+        ratio = lambda r: sdiv(r[key]["rps"], r["nginx"]["rps"])
+        cpu = lambda r: sdiv(r[key]["cpu_us"], r["nginx"]["cpu_us"])
+        p99 = lambda r: sdiv(r[key]["p99_ms"], r["nginx"]["p99_ms"])
+        if named:
+            bad = [r for r in named if ratio(r) < 1.0]
+            worst = min(named, key=ratio)
+            T.append(dict(text=who + "≥ 1.0× nginx requests/s in every case", met=not bad,
+                          detail=(f"Short: {'; '.join(f'{lbl(r)} {fmt_ratio(ratio(r))}' for r in bad)}."
+                                  if bad else f"Lowest: {lbl(worst)} {fmt_ratio(ratio(worst))}.")))
+            key_cases = [r for r in named if r["key"] in ("html", "js-br", "js-gzip")]
+            if key_cases:
+                T.append(dict(text=who + "≥ 1.2× on small HTML and compressed JS",
+                              met=all(ratio(r) >= 1.2 for r in key_cases),
+                              detail="; ".join(f"{lbl(r)} {fmt_ratio(ratio(r))}" for r in key_cases) + "."))
+            bad = [r for r in named if cpu(r) > 1.0]
+            T.append(dict(text=who + "CPU per request ≤ nginx's", met=not bad,
+                          detail=("Above nginx: " + "; ".join(
+                              f"{lbl(r)} {fmt_us(r[key]['cpu_us'])} vs {fmt_us(r['nginx']['cpu_us'])} µs"
+                              for r in bad) + "." if bad else
+                              f"Highest ratio: {fmt_ratio(max(cpu(r) for r in named))}.")))
+            bad = [r for r in named if p99(r) > 1.0]
+            T.append(dict(text=who + "p99 latency ≤ nginx's", met=not bad,
+                          detail=("Above nginx: " + "; ".join(
+                              f"{lbl(r)} {fmt_ms(r[key]['p99_ms'])} vs {fmt_ms(r['nginx']['p99_ms'])} ms"
+                              for r in bad) + "." if bad else
+                              f"Highest ratio: {fmt_ratio(max(p99(r) for r in named))}.")))
+        if sweep:
+            size = lambda r: f"{fmt_size(r['sweep'])} c{r['conns']}"
+            bad = [r for r in sweep if cpu(r) > 1.1]
+            T.append(dict(text=who + "CPU per request ≤ 1.1× nginx's at every sweep size",
+                          met=not bad,
+                          detail=("Above: " + "; ".join(f"{size(r)} {fmt_ratio(cpu(r))}" for r in bad)
+                                  + "." if bad else
+                                  f"Highest ratio: {fmt_ratio(max(cpu(r) for r in sweep))}.")))
+            bad = [r for r in sweep if ratio(r) < 1.0]
+            T.append(dict(text=who + "≥ 1.0× nginx requests/s at every sweep size", met=not bad,
+                          detail=("Short: " + "; ".join(f"{size(r)} {fmt_ratio(ratio(r))}" for r in bad)
+                                  + "." if bad else
+                                  f"Lowest: {fmt_ratio(min(ratio(r) for r in sweep))}.")))
     parts = []
     met = True
     for key, title in (("fixture_idle", "fixture"), ("idle", "bench site")):
@@ -1038,7 +1170,18 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="runs per server per case (default 3)")
     ap.add_argument("--warmup", type=int, default=1, help="warm-up seconds per server per case (0: none)")
     ap.add_argument("--connections", default="64,256")
-    ap.add_argument("--cases", default="html,js-br,js-gzip,image,big,404,304")
+    ap.add_argument("--cases", default="html,js-br,js-gzip,image,big,404,304,sweep",
+                    help="cases to run (sweep: every --sweep size, at --sweep-connections; or one "
+                         "of them, as sweep-4kb, sweep-20mb...)")
+    ap.add_argument("--sweep", default="4K,16K,64K,256K,1M,4M,20M",
+                    help="body sizes of the size sweep (K and M are powers of 1024)")
+    ap.add_argument("--sweep-connections", default="64",
+                    help="connection counts of the size sweep (default 64)")
+    ap.add_argument("--tomed-alt", default=None, metavar="PATH",
+                    help="a second tomed (e.g. build/trixie/tomed, libmicrohttpd 1.0.1) run on the "
+                         "same cases, alternated with the first and nginx, reported side by side")
+    ap.add_argument("--tomed-alt-label", default=None,
+                    help="where the --tomed-alt binary came from, for the report")
     ap.add_argument("--assets", type=int, default=60, help="generated hashed assets (50+)")
     ap.add_argument("--starts", type=int, default=9, help="tomed starts for the ready time")
     ap.add_argument("--scale", default="1000,10000,50000", help="generated site sizes ('' = skip)")
@@ -1071,7 +1214,13 @@ def main():
         if args.scale == "1000,10000,50000":
             args.scale = "1000,10000"
     conns_list = [int(c) for c in args.connections.split(",") if c]
+    sweep_conns = [int(c) for c in args.sweep_connections.split(",") if c]
     wanted = [c for c in args.cases.split(",") if c]
+    try:
+        sweep_sizes = [parse_size(x) for x in args.sweep.split(",") if x] if (
+            any(w == "sweep" or w.startswith("sweep-") for w in wanted)) else []
+    except BenchError as e:
+        ap.error(str(e))
 
     global NICE
     NICE = args.nice if os.geteuid() == 0 else 0
@@ -1097,6 +1246,15 @@ def main():
                                 else f"`{args.tomed}`")
         shutil.copy2(args.tomed, binary)
         args.tomed = binary
+        if args.tomed_alt:
+            # a wrapper script (build/trixie/tomed) execs the real binary by absolute path
+            if args.tomed_alt_label is None:
+                args.tomed_alt_label = f"`{os.path.relpath(args.tomed_alt, REPO)}`" + (
+                    f" from {git_state()}" if os.path.realpath(args.tomed_alt).startswith(REPO + os.sep)
+                    else "")
+            alt_copy = os.path.join(work, "tomed-alt")
+            shutil.copy2(args.tomed_alt, alt_copy)
+            args.tomed_alt = alt_copy
         # nginx runs with access_log off; so does tomed, where it has an access log
         # (`tomed serve` logs every request in clf by default)
         probe = subprocess.run([binary, "check", args.fixture, "--log.access", "off"],
@@ -1106,7 +1264,7 @@ def main():
         rng = random.Random(20261125)
         www = os.path.join(work, "www")
         log(f"building the site in {www}")
-        s = build_bench_site(args.fixture, www, args.assets, rng)
+        s = build_bench_site(args.fixture, www, args.assets, rng, sweep_sizes)
         s["files"] = sum(len(f) for _d, _s, f in os.walk(s["site"]))
         s["disk"] = du_bytes(s["site"])
         notes = []
@@ -1132,22 +1290,28 @@ def main():
 
         log("starting tomed and nginx on the bench site")
         tm = Tomed(args.tomed, s["site"], args.server_cpu, args.tomed_threads)
+        alt = (Tomed(args.tomed_alt, s["site"], args.server_cpu, args.tomed_threads, key="alt")
+               if args.tomed_alt else None)
         ng = Nginx(args.nginx, www, os.path.join(work, "run"), args.server_cpu,
                    os.path.join(HERE, "nginx.conf.in"))
-        tm.start()
-        ng.start()
-        if not tm.wait_compressed(120):
-            raise BenchError("tomed: no compression line within 120 s")
-        for srv in (tm, ng):
+        # the order each round runs them in: the tomeds, then nginx
+        servers = [tm] + ([alt] if alt else []) + [ng]
+        for srv in servers:
+            srv.start()
+        for t in servers[:-1]:
+            if not t.wait_compressed(120):
+                raise BenchError(f"{t.name}: no compression line within 120 s")
+        for srv in servers:
             srv.check_affinity(args.server_cpu)
-        info = machine_info(tm.version(), ng.version())
+        info = machine_info(tm.version(), ng.version(), alt.version() if alt else None)
 
-        cases = [c for c in cases_for(s) if c["key"] in wanted]
+        cases = [c for c in cases_for(s) if c["key"] in wanted
+                 or ("sweep" in c and "sweep" in wanted)]
         hdrs = {}
         for case in cases:
-            for srv in (tm, ng):
+            for srv in servers:
                 h = case_headers(case, srv)
-                hdrs[(case["key"], srv.name)] = h
+                hdrs[(case["key"], srv.key)] = h
                 for n in check_case(case, srv, h):
                     notes.append(f"{srv.name}, {case['key']}: {n}")
         log("checks passed: " + ", ".join(c["key"] for c in cases))
@@ -1156,39 +1320,43 @@ def main():
 
         results, all_runs = [], []
         retries = 0
-        retry_budget = int(0.25 * len(cases) * len(conns_list) * args.rounds * 2)
-        for case in cases:
-            for conns in conns_list:
-                runs = {"tomed": [], "nginx": []}
-                if args.warmup > 0:
-                    for srv in (tm, ng):
-                        measure(args, srv, case, hdrs[(case["key"], srv.name)], conns, args.warmup)
-                for rnd in range(args.rounds):
-                    for srv in (tm, ng):
-                        m = measure(args, srv, case, hdrs[(case["key"], srv.name)], conns,
+        plan = [(case, conns) for case in cases
+                for conns in (sweep_conns if "sweep" in case else conns_list)]
+        retry_budget = int(0.25 * len(plan) * args.rounds * len(servers))
+        for case, conns in plan:
+            runs = {srv.key: [] for srv in servers}
+            if args.warmup > 0:
+                for srv in servers:
+                    measure(args, srv, case, hdrs[(case["key"], srv.key)], conns, args.warmup)
+            for rnd in range(args.rounds):
+                for srv in servers:
+                    m = measure(args, srv, case, hdrs[(case["key"], srv.key)], conns,
+                                args.duration)
+                    # a run disturbed by other work on the server's core is run again, a
+                    # bounded number of times (the budget keeps a busy machine from
+                    # stretching the benchmark without end)
+                    while (m["server_core_other"] > args.max_noise and retries < retry_budget):
+                        retries += 1
+                        m = measure(args, srv, case, hdrs[(case["key"], srv.key)], conns,
                                     args.duration)
-                        # a run disturbed by other work on the server's core is run again, a
-                        # bounded number of times (the budget keeps a busy machine from
-                        # stretching the benchmark without end)
-                        while (m["server_core_other"] > args.max_noise and retries < retry_budget):
-                            retries += 1
-                            m = measure(args, srv, case, hdrs[(case["key"], srv.name)], conns,
-                                        args.duration)
-                        runs[srv.name].append(m)
-                        if m["errors"]:
-                            notes.append(f"{srv.name}, {case['key']} c{conns} round {rnd + 1}: "
-                                         f"{m['errors']} socket errors/timeouts in wrk")
-                all_runs.extend(runs["tomed"] + runs["nginx"])
-                row = {"key": case["key"], "title": case["title"], "conns": conns}
-                for name, ms in runs.items():
-                    med = {k: statistics.median(m[k] for m in ms) for k in ms[0]}
-                    rps = [m["rps"] for m in ms]
-                    med["spread"] = (max(rps) - min(rps)) / med["rps"] if med["rps"] else 0.0
-                    med["all_rps"] = rps
-                    row[name] = med
-                results.append(row)
-                t, n = row["tomed"], row["nginx"]
-                log(f"{case['key']:8} c{conns:<4} tomed {t['rps']:9,.0f} req/s  nginx "
+                    runs[srv.key].append(m)
+                    if m["errors"]:
+                        notes.append(f"{srv.name}, {case['key']} c{conns} round {rnd + 1}: "
+                                     f"{m['errors']} socket errors/timeouts in wrk")
+            all_runs.extend(m for ms in runs.values() for m in ms)
+            row = {"key": case["key"], "title": case["title"], "conns": conns,
+                   "sweep": case.get("sweep")}
+            for name, ms in runs.items():
+                med = {k: statistics.median(m[k] for m in ms) for k in ms[0]}
+                rps = [m["rps"] for m in ms]
+                med["spread"] = (max(rps) - min(rps)) / med["rps"] if med["rps"] else 0.0
+                med["all_rps"] = rps
+                row[name] = med
+            results.append(row)
+            n = row["nginx"]
+            for srv in servers[:-1]:
+                t = row[srv.key]
+                log(f"{case['key']:11} c{conns:<4} {srv.key:5} {t['rps']:9,.0f} req/s  nginx "
                     f"{n['rps']:9,.0f} req/s  ratio {fmt_ratio(sdiv(t['rps'], n['rps']))}  cpu "
                     f"{fmt_us(t['cpu_us'])}/{fmt_us(n['cpu_us'])} µs  p99 "
                     f"{fmt_ms(t['p99_ms'])}/{fmt_ms(n['p99_ms'])} ms")
@@ -1204,13 +1372,13 @@ def main():
                         f"server (other processes, softirq) was a median {statistics.median(other):.0%} "
                         f"of the wall time (max {other[-1]:.0%}); /proc/pressure/cpu at the start: "
                         f"{pressure()}.")
-        for srv in (tm, ng):
+        for srv in servers:
             for line, count in collections.Counter(p.strip() for p in srv.problems()).items():
                 notes.append(f"{srv.name} logged{f' {count}×' if count > 1 else ''}: `{line}`"
                              + (" (wrk closing connections with a response in flight at the end of "
                                 "a run)" if "no longer available for sending" in line else ""))
-        tm.stop()
-        ng.stop()
+        for srv in servers:
+            srv.stop()
 
         log("measuring start-up")
         start = {"tomed": measure_start(args, os.path.join(fx_root, "tomeclicker"), args.starts)}
@@ -1221,14 +1389,14 @@ def main():
             log(f"start-up and RSS with {n} generated files")
             scale.append(measure_scale(args, work, args.fixture, n, rng))
 
-        targets = evaluate(results, rss, start)
+        tomeds = [(t.key, libmhd_version(t.binary)) for t in servers[:-1]]
+        targets = evaluate(results, rss, start, tomeds)
         elapsed = time.monotonic() - t_start
-        md = render(info, args, s, results, rss, start, scale, targets, notes, elapsed)
+        md = render(info, args, s, results, rss, start, scale, targets, notes, elapsed, tomeds)
         print(md)
         if args.out != "-":
             os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-            with open(args.out, "w") as f:
-                f.write(md)
+            write_report(args.out, md)
             log(f"wrote {args.out} in {elapsed / 60:.1f} min")
         return 0
     except BenchError as e:
