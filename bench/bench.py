@@ -1085,7 +1085,12 @@ GAPS = [
     "socket; nginx sends a `writev` of the head and a zero-copy `sendfile` of the body (one call each "
     "per response at these sizes). The copy grows with the body while tomed's saving in request "
     "handling does not, so its CPU ratio rises with the body size up to 1 MiB (the sweep table shows "
-    "where it crosses 1× in this run).",
+    "where it crosses 1× in this run). The 1 MiB threshold between the two paths is where it should "
+    "be: measured 2026-12-06 (3 s runs, 64 connections), forcing the descriptor path with "
+    "`--limits.memory_file_max 32KiB` raised tomed's CPU per request from 20.0 to 35.2 µs at 64 KiB, "
+    "68.0 to 126.4 at 256 KiB and 224.3 to 380.6 at 1 MiB, and forcing the copy with "
+    "`--limits.memory_file_max 32MiB` raised it from 358–374 to 568–626 µs at 4 MiB and from "
+    "2,336–2,869 to 3,568–4,386 µs at 20 MiB.",
     "libmicrohttpd zeroes the unused part of each connection's memory pool between requests "
     "(`memset`, about 7% of tomed's CPU in the gzip JS case); the pool is sized from "
     "`limits.max_url_length` + `limits.max_header_size`, so smaller limits make it cheaper.",
@@ -1104,7 +1109,11 @@ GAPS = [
     "page-cache folios the splice path hands to the socket; the profile's shape is the same, only "
     "the amount differs: `perf record` took 1.21 against 0.67 samples per request), so the 1,000,000-byte image "
     "was close to nginx's worst case and tomed's best. The 2.59× came from that file, not from "
-    "a general advantage at 1 MB. The fixture's real 295,918-byte PNG, measured the same way: "
+    "a general advantage at 1 MB. `make bench` of 2026-12-06 shows the same in one run: nginx "
+    "326.5 µs per request for the 1,000,000-byte image against 167.4 for the 1 MiB sweep file, and "
+    "4,124 µs for the 20 MB file (written in 1,000,000-byte pieces) against 2,149 for the 20 MiB "
+    "sweep file (1 MiB pieces); tomed, which also `sendfile`s the 20 MB files, 5,229 against 3,267 "
+    "there, while its copy path served both 1 MB files for 212–240 µs. The fixture's real 295,918-byte PNG, measured the same way: "
     "nginx 64.6–66.2 µs and 3,650–3,662 req/s, tomed 79.4–82.7 µs and 3,170–3,265 req/s (0.87–0.89×): nginx "
     "ahead, as the two independent runs said. The size sweep uses power-of-two sizes, and this "
     "report keeps the 1 MB image case so the two can be read side by side.",
