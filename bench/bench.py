@@ -1131,6 +1131,13 @@ def evaluate(results, rss, start, tomeds):
     def lbl(r):
         return f"{r['key']} c{r['conns']}"
 
+    def at_most(text, rows, f, limit, above, show):
+        """A target that f(row) ≤ limit on every row; the detail lists the rows above it."""
+        bad = [r for r in rows if f(r) > limit]
+        T.append(dict(text=text, met=not bad,
+                      detail=(above + "; ".join(show(r) for r in bad) + "." if bad else
+                              f"Highest ratio: {fmt_ratio(max(f(r) for r in rows))}.")))
+
     for key, lib in tomeds:
         who = f"tomed with {lib}: "
         named = [r for r in results if not r.get("sweep")]
@@ -1149,26 +1156,14 @@ def evaluate(results, rss, start, tomeds):
                 T.append(dict(text=who + "≥ 1.2× on small HTML and compressed JS",
                               met=all(ratio(r) >= 1.2 for r in key_cases),
                               detail="; ".join(f"{lbl(r)} {fmt_ratio(ratio(r))}" for r in key_cases) + "."))
-            bad = [r for r in named if cpu(r) > 1.0]
-            T.append(dict(text=who + "CPU per request ≤ nginx's", met=not bad,
-                          detail=("Above nginx: " + "; ".join(
-                              f"{lbl(r)} {fmt_us(r[key]['cpu_us'])} vs {fmt_us(r['nginx']['cpu_us'])} µs"
-                              for r in bad) + "." if bad else
-                              f"Highest ratio: {fmt_ratio(max(cpu(r) for r in named))}.")))
-            bad = [r for r in named if p99(r) > 1.0]
-            T.append(dict(text=who + "p99 latency ≤ nginx's", met=not bad,
-                          detail=("Above nginx: " + "; ".join(
-                              f"{lbl(r)} {fmt_ms(r[key]['p99_ms'])} vs {fmt_ms(r['nginx']['p99_ms'])} ms"
-                              for r in bad) + "." if bad else
-                              f"Highest ratio: {fmt_ratio(max(p99(r) for r in named))}.")))
+            at_most(who + "CPU per request ≤ nginx's", named, cpu, 1.0, "Above nginx: ",
+                    lambda r: f"{lbl(r)} {fmt_us(r[key]['cpu_us'])} vs {fmt_us(r['nginx']['cpu_us'])} µs")
+            at_most(who + "p99 latency ≤ nginx's", named, p99, 1.0, "Above nginx: ",
+                    lambda r: f"{lbl(r)} {fmt_ms(r[key]['p99_ms'])} vs {fmt_ms(r['nginx']['p99_ms'])} ms")
         if sweep:
             size = lambda r: f"{fmt_size(r['sweep'])} c{r['conns']}"
-            bad = [r for r in sweep if cpu(r) > 1.1]
-            T.append(dict(text=who + "CPU per request ≤ 1.1× nginx's at every sweep size",
-                          met=not bad,
-                          detail=("Above: " + "; ".join(f"{size(r)} {fmt_ratio(cpu(r))}" for r in bad)
-                                  + "." if bad else
-                                  f"Highest ratio: {fmt_ratio(max(cpu(r) for r in sweep))}.")))
+            at_most(who + "CPU per request ≤ 1.1× nginx's at every sweep size", sweep, cpu, 1.1,
+                    "Above: ", lambda r: f"{size(r)} {fmt_ratio(cpu(r))}")
             bad = [r for r in sweep if ratio(r) < 1.0]
             T.append(dict(text=who + "≥ 1.0× nginx requests/s at every sweep size", met=not bad,
                           detail=("Short: " + "; ".join(f"{size(r)} {fmt_ratio(ratio(r))}" for r in bad)
