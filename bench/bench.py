@@ -21,7 +21,8 @@ Python 3 standard library only. Needs Debian's nginx (with gzip_static), wrk, br
 Exits non-zero, loudly, when a server does not start or answers wrongly; always stops what it started
 and removes its temporary directory (unless --keep).
 
-    make bench                                  the full run, about 20 minutes with both tomeds
+    make bench                                  the full run with both tomeds, about 25 minutes
+                                                (bench.py alone with --duration 3: 14)
     bench/bench.py --quick --out -              a look in about a minute, report on stdout only
     bench/bench.py --cases html,304 --connections 256 --rounds 5
     bench/bench.py --tomed-threads 2            tomed with a two-thread pool (still on one core)
