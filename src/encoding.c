@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <brotli/decode.h>
 #include <brotli/encode.h>
 #include <zlib.h>
 
@@ -326,4 +327,60 @@ int encoding_compress(enum encoding e, int level, const unsigned char *in, size_
 {
     encoding_input src = {.data = in, .fd = -1, .size = n};
     return encoding_compress_input(e, level, &src, NULL, out, outn);
+}
+
+/* Compare a decoder's output chunk with the bytes expected at *off. */
+static int dec_match(const unsigned char *out, size_t n, const unsigned char *want, size_t wn,
+                     size_t *off)
+{
+    if (n > wn - *off || memcmp(out, want + *off, n) != 0)
+        return 0;
+    *off += n;
+    return 1;
+}
+
+int encoding_decodes_to(enum encoding e, const unsigned char *z, size_t zn,
+                        const unsigned char *want, size_t wn)
+{
+    unsigned char out[ENC_CHUNK];
+    size_t off = 0;
+    if (e == ENC_BR) {
+        BrotliDecoderState *st = BrotliDecoderCreateInstance(NULL, NULL, NULL);
+        if (!st)
+            return 0;
+        size_t avail_in = zn;
+        const uint8_t *next_in = z;
+        BrotliDecoderResult r;
+        int ok = 1;
+        do {
+            size_t avail_out = sizeof out;
+            uint8_t *next_out = out;
+            r = BrotliDecoderDecompressStream(st, &avail_in, &next_in, &avail_out, &next_out, NULL);
+            ok = dec_match(out, sizeof out - avail_out, want, wn, &off);
+        } while (ok && r == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT);
+        BrotliDecoderDestroyInstance(st);
+        return ok && r == BROTLI_DECODER_RESULT_SUCCESS && avail_in == 0 && off == wn;
+    }
+    if (e == ENC_GZIP) {
+        if (zn > UINT32_MAX)
+            return 0;
+        z_stream zs;
+        memset(&zs, 0, sizeof zs);
+        if (inflateInit2(&zs, 15 + 16) != Z_OK)
+            return 0;
+        zs.next_in = (Bytef *)(uintptr_t)z;
+        zs.avail_in = (uInt)zn;
+        int r, ok = 1;
+        do {
+            zs.next_out = out;
+            zs.avail_out = sizeof out;
+            r = inflate(&zs, Z_NO_FLUSH);
+            ok = (r == Z_OK || r == Z_STREAM_END) &&
+                 dec_match(out, sizeof out - zs.avail_out, want, wn, &off);
+        } while (ok && r == Z_OK);
+        int done = ok && r == Z_STREAM_END && zs.avail_in == 0 && off == wn;
+        inflateEnd(&zs);
+        return done;
+    }
+    return 0;
 }

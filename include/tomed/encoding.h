@@ -59,4 +59,10 @@ typedef struct encoding_input {
 int encoding_compress_input(enum encoding e, int level, const encoding_input *in,
                             const atomic_int *stop, unsigned char **out, size_t *outn);
 
+/* Does z (zn bytes of coding e, a whole stream) decode to exactly
+ * want[0, wn)? 1 yes, 0 no (also for a corrupt or truncated stream). Memory:
+ * the decoder's state and one chunk; for checking precompressed siblings. */
+int encoding_decodes_to(enum encoding e, const unsigned char *z, size_t zn,
+                        const unsigned char *want, size_t wn);
+
 #endif

@@ -14,9 +14,10 @@
  * followed, dot-files and dot-directories skipped (but .well-known), and the
  * siblings themselves never compressed again.
  *
- * Up to date: a sibling whose modification time equals its file's (it is
- * written with the file's time, as gzip and brotli's own tools do) and that is
- * smaller is left alone, so a second run writes nothing. A sibling that is
+ * Up to date: a smaller sibling whose modification time equals its file's
+ * (it is written with the file's time, as gzip and brotli's own tools do), or
+ * that decodes to the file (one made by another tool, SvelteKit's
+ * precompress), is left alone, so a second run writes nothing. A sibling that is
  * stale and whose file no longer compresses smaller is removed: the server
  * would otherwise serve its old bytes. Siblings are written to a temporary
  * name and renamed into place, so a reader never sees half of one.

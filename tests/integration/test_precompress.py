@@ -163,3 +163,33 @@ def test_unreadable_file_and_unwritable_directory_fail(tmp_path):
         assert (root / "ok.js.br").is_file()
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_siblings_of_another_tool_are_kept_when_they_decode_to_the_file(tmp_path):
+    """SvelteKit's precompress writes its siblings after the files, with their own
+    times: one that decodes to its file is up to date and left alone; one that does
+    not (a stale one, from an older build) is replaced."""
+    import gzip
+    root = tmp_path / "site"
+    root.mkdir()
+    good, stale = root / "good.js", root / "stale.js"
+    good.write_text("good();\n" * 200)
+    stale.write_text("new();\n" * 200)
+    (root / "good.js.gz").write_bytes(gzip.compress(good.read_bytes()))
+    (root / "stale.js.gz").write_bytes(gzip.compress(b"old();\n" * 200))
+    os.utime(root / "good.js.gz", ns=(1, 2 * 10**18))
+    os.utime(root / "stale.js.gz", ns=(1, 2 * 10**18))
+    kept = ["good.js.gz"]
+    if BROTLI:
+        (root / "good.js.br").write_bytes(
+            subprocess.run([BROTLI, "-c", str(good)], capture_output=True, check=True).stdout)
+        os.utime(root / "good.js.br", ns=(1, 2 * 10**18))
+        kept.append("good.js.br")
+    inos = {k: (root / k).stat().st_ino for k in kept}
+    cp = precompress(root)
+    assert cp.returncode == 0, cp.stderr
+    for k in kept:                                                          # untouched
+        assert (root / k).stat().st_ino == inos[k], k
+        assert (root / k).stat().st_mtime_ns == 2 * 10**18, k
+    assert gzip.decompress((root / "stale.js.gz").read_bytes()) == stale.read_bytes()
+    assert f"{len(kept)} up to date" in cp.stderr, cp.stderr
