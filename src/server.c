@@ -39,6 +39,7 @@
 #include "tomed/http.h"
 #include "tomed/log.h"
 #include "tomed/metrics.h"
+#include "tomed/iplimit.h"
 #include "tomed/netaddr.h"
 #include "tomed/precompress.h"
 #include "tomed/reqhead.h"
@@ -107,6 +108,12 @@ typedef struct conn_state {
     netaddr peer;
     int peer_trusted;           /* peer is in server.trusted_proxies */
     char client[NETADDR_TEXT];  /* this request's client from its forwarding headers, or "" */
+    netaddr client_addr;        /* the same as an address, when client[0] */
+    /* limits.max_connections_per_ip (iplimit.h): the connection holds a
+     * count for peer, or was over the limit when it opened; the request in
+     * flight holds a count for its client (from a trusted proxy) */
+    int peer_counted, over_limit, request_counted, request_limited;
+    netaddr request_addr;
     /* The raw query as received (libmicrohttpd keeps only parsed arguments,
      * which lose empty parts), copied when the request line arrives. */
     size_t query_len;           /* bytes in query; 0 = none */
@@ -151,6 +158,11 @@ struct server {
     int64_t conns_peak;         /* most connections open at a tick since the last trim */
     size_t head_room;           /* bytes of a connection's pool kept for the response head */
     netaddr_set trusted;        /* server.trusted_proxies */
+    iplimit *per_ip;            /* limits.max_connections_per_ip; NULL = no limit */
+    /* its answer, 503 with Retry-After: with "Connection: close" to a direct
+     * peer (the connection is the excess), without it through a proxy (whose
+     * connection carries other clients' requests too) */
+    struct MHD_Response *limited_close, *limited;
 };
 
 /* The bare error answers, each built once. */
@@ -160,6 +172,8 @@ static const char *const error_body[N_ERRORS] = {
     "503 Service Unavailable: the file changed on disk since tomed loaded the site\n",
     "431 Request Header Fields Too Large\n"};
 static const char refused_body_501[] = "501 Not Implemented: transfer coding\n";
+static const char limited_body[] =
+    "503 Service Unavailable: too many connections from this address (limits.max_connections_per_ip)\n";
 
 /* Rebuild the raw query from libmicrohttpd's parsed arguments. With the no-op
  * unescape callback the bytes are as received, except that libmicrohttpd turns
@@ -513,8 +527,30 @@ static void forwarded_client(const server *srv, conn_state *cs, struct MHD_Conne
         return; /* more fields than any proxy chain writes: keep the peer */
     netaddr client;
     if (netaddr_client(&srv->trusted, &cs->peer, f.xff, f.n_xff, f.fwd, f.n_fwd, &client) !=
-        NETADDR_PEER)
+        NETADDR_PEER) {
         netaddr_format(&client, cs->client, sizeof cs->client);
+        cs->client_addr = client;
+    }
+}
+
+/*
+ * limits.max_connections_per_ip for a request: a direct peer's connection
+ * was counted when it opened (on_connection); through a trusted proxy the
+ * proxy is never counted, and the client its headers name (else the proxy
+ * itself) holds a count while this request is in progress. 1 when the
+ * request is over the limit.
+ */
+static int over_per_ip_limit(server *srv, conn_state *cs)
+{
+    if (!srv->per_ip)
+        return 0;
+    if (!cs->peer_trusted)
+        return cs->over_limit;
+    cs->request_addr = cs->client[0] ? cs->client_addr : cs->peer;
+    if (iplimit_acquire(srv->per_ip, &cs->request_addr) < 0)
+        return 1;
+    cs->request_counted = 1;
+    return 0;
 }
 
 typedef struct head_feed {
@@ -602,6 +638,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         forwarded_client(srv, cs, c);
         atomic_fetch_add_explicit(&srv->in_flight, 1, memory_order_relaxed);
         *req_cls = cs;
+        /* a direct peer's excess connection is answered and closed now; a
+         * proxy's request on the next call, so its connection stays open */
+        cs->request_limited = !refused && over_per_ip_limit(srv, cs);
+        if (cs->request_limited && !cs->peer_trusted)
+            return queue(cs, c, 503, srv->limited_close, strlen(limited_body), NULL);
         /* Answered on the first call, with "Connection: close": where this
          * request ends is in doubt, so nothing after it is read as a request. */
         if (refused == 501)
@@ -621,6 +662,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0; /* only reached if the answer was already queued */
         return MHD_YES;
     }
+    if (((conn_state *)*req_cls)->request_limited)
+        return queue(*req_cls, c, 503, srv->limited, strlen(limited_body), NULL);
     return respond(l, *req_cls, c, url, method);
 }
 
@@ -708,6 +751,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     cs->snap = NULL;
     cs->prev = NULL;
     *req_cls = NULL;
+    if (cs->request_counted) {
+        cs->request_counted = 0;
+        iplimit_release(srv->per_ip, &cs->request_addr);
+    }
     /* kept alive: it may idle for connection_timeout, then must send the
      * next request whole within header_timeout */
     if (srv->cfg->header_timeout_s)
@@ -767,12 +814,20 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         conn_state *cs = calloc(1, sizeof *cs);
         if (cs) {
-            if (srv->log_format != LOG_OFF) {
+            if (srv->log_format != LOG_OFF || srv->per_ip) {
                 const union MHD_ConnectionInfo *ci =
                     MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
                 format_remote(ci ? ci->client_addr : NULL, cs->remote, sizeof cs->remote);
-                cs->peer_trusted = ci && netaddr_from_sockaddr(ci->client_addr, &cs->peer) == 0 &&
-                                   netaddr_set_contains(&srv->trusted, &cs->peer);
+                int known = ci && netaddr_from_sockaddr(ci->client_addr, &cs->peer) == 0;
+                cs->peer_trusted = known && netaddr_set_contains(&srv->trusted, &cs->peer);
+                /* a direct peer's connections count; a trusted proxy's
+                 * requests are counted by client instead (over_per_ip_limit) */
+                if (srv->per_ip && known && !cs->peer_trusted) {
+                    if (iplimit_acquire(srv->per_ip, &cs->peer) == 0)
+                        cs->peer_counted = 1;
+                    else
+                        cs->over_limit = 1;
+                }
             }
             const union MHD_ConnectionInfo *fi =
                 MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -796,6 +851,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
          * never sees a descriptor number that was reused */
         if (cs && cs->fd >= 0)
             conns_unlink(srv, cs);
+        if (cs && cs->peer_counted)
+            iplimit_release(srv->per_ip, &cs->peer);
         free(cs);
         *socket_context = NULL;
         metrics_connection(srv->metrics, -1);
@@ -1233,7 +1290,8 @@ static int start_listener(server *srv, listener *l, const char *addr, unsigned t
         MHD_OPTION_LISTEN_SOCKET, l->fd,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
         MHD_OPTION_CONNECTION_LIMIT, connection_limit(srv, l->admin, threads),
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
+        /* not MHD_OPTION_PER_IP_CONNECTION_LIMIT: it would count the
+         * ingress, never a client (iplimit.h) */
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem_limit,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
@@ -1304,6 +1362,11 @@ static void server_free(server *srv)
         MHD_destroy_response(srv->refused_400);
     if (srv->refused_501)
         MHD_destroy_response(srv->refused_501);
+    if (srv->limited_close)
+        MHD_destroy_response(srv->limited_close);
+    if (srv->limited)
+        MHD_destroy_response(srv->limited);
+    iplimit_free(srv->per_ip);
     free(srv->raw_400_fields);
     metrics_free(srv->metrics);
     netaddr_set_free(&srv->trusted);
@@ -1349,6 +1412,11 @@ static int build_fixed_responses(server *srv, tomed_error *err)
          (srv->refused_501 = responses_text(cfg, refused_body_501, "no-cache")) &&
          MHD_add_response_header(srv->refused_400, MHD_HTTP_HEADER_CONNECTION, "close") &&
          MHD_add_response_header(srv->refused_501, MHD_HTTP_HEADER_CONNECTION, "close");
+    ok = ok && (srv->limited = responses_text(cfg, limited_body, "no-store")) &&
+         (srv->limited_close = responses_text(cfg, limited_body, "no-store")) &&
+         MHD_add_response_header(srv->limited, MHD_HTTP_HEADER_RETRY_AFTER, "1") &&
+         MHD_add_response_header(srv->limited_close, MHD_HTTP_HEADER_RETRY_AFTER, "1") &&
+         MHD_add_response_header(srv->limited_close, MHD_HTTP_HEADER_CONNECTION, "close");
     if (ok && srv->old_mhd) {
         /* refused_400's fields as bytes, for replace_doubled_answer */
         raw_fields rf = {NULL, 0, 0};
@@ -1402,6 +1470,13 @@ int server_start(server *srv, site_snapshot *snap, tomed_error *err)
     if (netaddr_set_parse(cfg->trusted_proxies, &srv->trusted, why, sizeof why) < 0) {
         site_snapshot_unref(snap);
         error_set(err, TOMED_EXIT_CONFIG, "server.trusted_proxies: %s", why);
+        goto fail;
+    }
+    /* one address per connection at most, whatever counts it */
+    if (cfg->max_connections_per_ip &&
+        !(srv->per_ip = iplimit_new(cfg->max_connections_per_ip, (size_t)cfg->max_connections + 64))) {
+        site_snapshot_unref(snap);
+        error_set(err, TOMED_EXIT_RUNTIME, "out of memory");
         goto fail;
     }
     int fmt = log_parse_format(cfg->access_log);

@@ -48,7 +48,21 @@ def test_idle_and_slow_clients_are_timed_out(tomed, tmp_path, payload):
     assert srv.get("/").status == 200
 
 
+def one_response(s, timeout=5):
+    """Read from s until the server closes it (or timeout); the bytes."""
+    s.settimeout(timeout)
+    data = b""
+    try:
+        while chunk := s.recv(65536):
+            data += chunk
+    except (ConnectionResetError, socket.timeout):
+        pass
+    return data
+
+
 def test_max_connections_per_ip(tomed, tmp_path):
+    """A direct client over the limit gets one 503 with Retry-After and the
+    connection closed (libmicrohttpd's own limit closed it with no answer)."""
     root = make_tree(tmp_path / "s", {"index.html": html("i")})
     srv = tomed.serve(root, "--limits.max-connections-per-ip", "2")
     held = [socket.create_connection((srv.host, srv.port), timeout=5) for _ in range(2)]
@@ -58,12 +72,12 @@ def test_max_connections_per_ip(tomed, tmp_path):
             assert s.recv(12).startswith(b"HTTP/1.1 200")
         extra = socket.create_connection((srv.host, srv.port), timeout=5)
         try:
-            extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            try:
-                data = extra.recv(65536)
-            except ConnectionResetError:
-                data = b""
-            assert not data.startswith(b"HTTP/1.1 200"), "third connection from one IP was served"
+            extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = one_response(extra)
+            assert data.startswith(b"HTTP/1.1 503"), data[:200]
+            assert data.count(b"HTTP/1.1 ") == 1, data
+            assert b"\r\nRetry-After: 1\r\n" in data, data
+            assert b"limits.max_connections_per_ip" in data
         finally:
             extra.close()
     finally:
@@ -78,6 +92,88 @@ def test_max_connections_per_ip(tomed, tmp_path):
             time.sleep(0.05)
     else:
         pytest.fail("no request succeeded after the held connections were closed")
+
+
+def test_per_ip_limit_counts_clients_behind_a_trusted_proxy(tomed, tmp_path):
+    """Behind an ingress every connection is the proxy's: the proxy is never
+    counted (it carries everyone), and the client its X-Forwarded-For names
+    is limited by its requests in progress."""
+    root = make_tree(tmp_path / "s", {"index.html": html("i"), "big.bin": "x" * (8 << 20)})
+    srv = tomed.serve(root, "--limits.max-connections-per-ip", "1",
+                      "--server.trusted-proxies", "127.0.0.1/32")
+
+    def send(s, client, path="/"):
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\n\r\n".encode())
+
+    def read_response(s):
+        """One whole response (head and Content-Length body) off s."""
+        s.settimeout(5)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            assert chunk, f"closed after {data!r}"
+            data += chunk
+        head, body = data.split(b"\r\n\r\n", 1)
+        length = int(next(ln.split(b":", 1)[1] for ln in head.split(b"\r\n")
+                          if ln.lower().startswith(b"content-length:")))
+        while len(body) < length:
+            chunk = s.recv(65536)
+            assert chunk
+            body += chunk
+        return head
+
+    # five proxy connections open at once, each for another client: all served
+    conns = [socket.create_connection((srv.host, srv.port), timeout=5) for _ in range(5)]
+    try:
+        for i, s in enumerate(conns):
+            send(s, f"203.0.113.{i + 1}")
+            assert read_response(s).startswith(b"HTTP/1.1 200"), "the proxy itself was limited"
+        # a client's large download is in progress (its reader stalls, so the
+        # request stays in flight); the same client's next request, on the
+        # proxy's other connection, is over its limit: 503, and that
+        # connection stays open for other clients
+        send(conns[0], "198.51.100.7", "/big.bin")
+        assert conns[0].recv(12).startswith(b"HTTP/1.1 200")
+        time.sleep(0.2)
+        send(conns[1], "198.51.100.7")
+        head = read_response(conns[1])
+        assert head.startswith(b"HTTP/1.1 503"), head
+        assert b"Connection: close" not in head and b"Retry-After: 1" in head, head
+        send(conns[1], "198.51.100.8")
+        assert read_response(conns[1]).startswith(b"HTTP/1.1 200"), "another client was refused"
+    finally:
+        for s in conns:
+            s.close()
+    # the download's count is given back when it ends (here: cut off)
+    deadline = time.monotonic() + 5
+    while True:
+        s = socket.create_connection((srv.host, srv.port), timeout=5)
+        try:
+            send(s, "198.51.100.7")
+            if read_response(s).startswith(b"HTTP/1.1 200"):
+                break
+        finally:
+            s.close()
+        assert time.monotonic() < deadline, "the client's count was never given back"
+        time.sleep(0.1)
+
+
+def test_per_ip_limit_ignores_forwarding_headers_from_untrusted_peers(tomed, tmp_path):
+    """A direct client cannot dodge its limit by naming other clients."""
+    root = make_tree(tmp_path / "s", {"index.html": html("i")})
+    srv = tomed.serve(root, "--limits.max-connections-per-ip", "1")
+    held = socket.create_connection((srv.host, srv.port), timeout=5)
+    try:
+        held.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.1\r\n\r\n")
+        assert held.recv(12).startswith(b"HTTP/1.1 200")
+        extra = socket.create_connection((srv.host, srv.port), timeout=5)
+        try:
+            extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.2\r\n\r\n")
+            assert one_response(extra).startswith(b"HTTP/1.1 503")
+        finally:
+            extra.close()
+    finally:
+        held.close()
 
 
 @pytest.mark.parametrize("threads", ["1", "4"])
