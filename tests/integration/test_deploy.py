@@ -57,7 +57,7 @@ TRAEFIK_PEER = {
     "podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}}}
 # deploy/README.md "Sizing": what tomed check's estimate leaves out.
 BROTLI_SCRATCH = 8 << 20     # quality 11 while compressing at start (peak 14.8 MiB on the example site)
-PER_CONNECTION = 35 << 10    # 19 MiB under 256 busy connections, 10.3 idle (docs/reliability.md)
+PER_CONNECTION = 55 << 10    # tomed check's "add about 55 KiB per busy connection" (checked below)
 PROMETHEUS_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
 
 
@@ -720,6 +720,8 @@ def test_manifests_agree(overlay, world_tmp):
     cp = run_tomed("check", "--config", cfg_dir / "tomed.yaml", env={**env, "TOMED_ROOT": str(SITE_DIR)})
     m = re.search(r"^# memory: about ([\d.]+) MiB resident", cp.stdout, re.M)
     assert m, cp.stdout[-400:]
+    per_conn = re.search(r"add about (\d+) KiB per busy connection", cp.stdout)
+    assert per_conn and int(per_conn.group(1)) << 10 == PER_CONNECTION, cp.stdout[-400:]
     need = float(m.group(1)) * (1 << 20) + BROTLI_SCRATCH
     assert quantity(res["requests"]["memory"]) >= need, (res, need)
     assert quantity(res["limits"]["memory"]) >= need + cfg["limits.max_connections"] * PER_CONNECTION
