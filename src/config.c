@@ -114,7 +114,7 @@ static const struct key_def keys[] = {
     {"server.shutdown_timeout", K_DURATION, F(shutdown_timeout_s), "10s", NULL, 0, UINT_MAX},
     {"server.drain_delay", K_DURATION, F(drain_delay_s), "5s", "0", 0, UINT_MAX},
     {"server.turbo", K_BOOL, F(turbo), "true", NULL, 0, 1},
-    {"server.epoll", K_BOOL, F(epoll), "true", NULL, 0, 1},
+    {"server.epoll", K_BOOL, F(epoll), "false", NULL, 0, 1},
     {"server.user", K_USER, F(user), "", NULL, 0, 0},
     {"server.allow_root", K_BOOL, F(allow_root), "false", NULL, 0, 1},
     {"server.trusted_proxies", K_CIDRS, F(trusted_proxies), "", NULL, 0, 0},
